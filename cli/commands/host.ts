@@ -191,6 +191,7 @@ export function register(program: Command): void {
         guard.dispose();
         throw err;
       }
+      if (a.kind === 'cgroup-quota' && pids.length === 0) console.log(`# note: no --pid given; the cap applies to processes placed in cgroup ${o.cgroup}`);
       console.log('cap applied; holding until Ctrl-C (SIGINT/SIGTERM restores the previous values)');
       // Keep the process alive; the guard restores and exits on a signal.
       setInterval(() => {}, 1 << 30);

@@ -11,7 +11,7 @@ import { accessSync, constants, existsSync, readdirSync, realpathSync } from 'no
 import { join } from 'node:path';
 import type { HostPaths } from './host-paths.js';
 import type { PowerReading, PowerSource, ZoneReading } from './power-source.js';
-import { PreadFile, SysfsError, readAttr, readAttrIfExists, readIntAttrIfExists } from './sysfs.js';
+import { PreadFile, SysfsError, readAttrIfExists, readIntAttrIfExists } from './sysfs.js';
 
 export type RaplZoneKind = 'package' | 'dram' | 'core' | 'uncore' | 'psys' | 'other';
 
@@ -159,7 +159,7 @@ export function discoverRapl(paths: HostPaths): RaplInventory {
       ignored.push({ id: entry, reason: 'dangling link' });
       continue;
     }
-    const name = readAttr(join(zdir, 'name'));
+    const name = readAttrIfExists(join(zdir, 'name')) ?? entry;
     const energyFile = join(zdir, 'energy_uj');
     const hasEnergy = existsSync(energyFile);
     const probe = hasEnergy ? probeEnergy(energyFile) : ({ ok: false, error: `${energyFile} does not exist` } as const);
