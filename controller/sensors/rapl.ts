@@ -141,11 +141,11 @@ export function discoverRapl(paths: HostPaths): RaplInventory {
   }
   for (const entry of readdirSync(dir).sort()) {
     if (entry.startsWith('.')) continue;
-    if (entry.startsWith('intel-rapl-mmio')) {
+    if (entry === 'intel-rapl' || entry === 'intel-rapl-mmio') continue; // control types, not zones
+    if (entry.startsWith('intel-rapl-mmio:')) {
       ignored.push({ id: entry, reason: 'MMIO interface duplicates the MSR package zone' });
       continue;
     }
-    if (entry === 'intel-rapl') continue; // the control type itself
     const index = parseZoneId(entry);
     if (!index) {
       ignored.push({ id: entry, reason: 'not a RAPL zone' });
