@@ -130,7 +130,7 @@ export function register(program: Command): void {
         const timer = setInterval(() => {
           const s = sensors.sample();
           const t = new Date().toISOString();
-          if (o.json) console.log(JSON.stringify({ t, intervalMs: s.intervalMs, watts: s.power.watts, joules: s.power.joules, source: s.power.source, ...(s.power.model ? { model: s.power.model } : {}), util: s.load.util }));
+          if (o.json) console.log(JSON.stringify({ t, intervalMs: s.intervalMs, watts: s.power.watts, joules: s.power.joules, source: s.power.source, ...(s.power.model ? { model: s.power.model } : {}), ...(s.power.fallbackReason ? { fallbackReason: s.power.fallbackReason } : {}), util: s.load.util }));
           else console.log(`${t} ${formatPowerReading(s.power)}`);
           if (++n >= count) stop();
         }, interval);

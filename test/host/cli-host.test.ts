@@ -92,6 +92,7 @@ test('an unprivileged user on a root-only energy_uj tree: EACCES is reported and
     const line = JSON.parse(power.stdout.trim());
     assert.equal(line.source, 'model');
     assert.deepEqual(line.model, { profile: 'intel-xeon-platinum-8380', matched: true });
+    assert.match(line.fallbackReason, /EACCES/);
   }));
 
 test('bad input exits 2 and names the field: profile, watts, interval', async () => {
