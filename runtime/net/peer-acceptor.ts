@@ -40,6 +40,8 @@ export class InboundConnection<M extends Envelope> {
   private lastRecvAt = Date.now();
   private lastSendAt = Date.now();
   readonly remote: string;
+  /** True once this replica refused the handshake (as opposed to the remote hanging up). */
+  wasRefused = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -202,6 +204,7 @@ export class InboundConnection<M extends Envelope> {
     if (this.phase === Phase.Closed) return false;
     const ctx = this.host.ctx;
     ctx.refused[reason]++;
+    this.wasRefused = true;
     ctx.log.warn(`refused:${reason}`, { remote: this.remote, reason, detail }, 'refused a peer handshake');
     this.clearTimer();
     this.phase = Phase.Closed;

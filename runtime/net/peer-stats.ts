@@ -94,6 +94,8 @@ export interface TransportStats {
   readonly framing: FramingCounts;
   /** Inbound connections that completed the handshake. */
   readonly inboundAccepted: number;
+  /** Inbound connections closed by the remote side before the handshake finished. */
+  readonly abandonedHandshakes: number;
   /** send() calls naming a replica that is not a peer. */
   readonly unknownPeerSends: number;
   readonly peers: Readonly<Record<NodeId, PeerStats>>;

@@ -91,6 +91,7 @@ export class PeerTransport<M extends Envelope> {
   private readonly allInbound = new Set<InboundConnection<M>>();
   private housekeepingTimer: NodeJS.Timeout | null = null;
   private inboundAccepted = 0;
+  private abandonedHandshakes = 0;
   private unknownPeerSends = 0;
   private shutDown = false;
   private bound: PeerAddress | null = null;
@@ -324,7 +325,7 @@ export class PeerTransport<M extends Envelope> {
   }
 
   private onInboundClosed(conn: InboundConnection<M>): void {
-    this.pending.delete(conn);
+    if (this.pending.delete(conn) && !conn.wasRefused) this.abandonedHandshakes++;
     this.allInbound.delete(conn);
     if (conn.peer !== 0 && this.inbound.get(conn.peer) === conn) this.inbound.delete(conn.peer);
   }
@@ -349,6 +350,7 @@ export class PeerTransport<M extends Envelope> {
       rejected: { ...this.ctx.rejected },
       framing: { ...this.ctx.framing },
       inboundAccepted: this.inboundAccepted,
+      abandonedHandshakes: this.abandonedHandshakes,
       unknownPeerSends: this.unknownPeerSends,
       peers,
     };
