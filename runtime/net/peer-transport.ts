@@ -226,6 +226,10 @@ export class PeerTransport<M extends Envelope> {
       c.droppedDisconnected++;
       return 'disconnected';
     }
+    if (q.full) {
+      c.droppedQueueFull++;
+      return 'queue-full';
+    }
     const w = q.begin(FrameKind.PeerMessage);
     const start = w.pos;
     try {

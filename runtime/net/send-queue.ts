@@ -60,6 +60,11 @@ export class SendQueue {
     return this.inFlight + this.pending.pos;
   }
 
+  /** True when not even an empty frame would fit: callers may skip encoding. */
+  get full(): boolean {
+    return this.closed || this.queuedBytes + FRAME_HEADER_BYTES + 1 > this.opts.maxQueueBytes;
+  }
+
   get congested(): boolean {
     return this.congestedNow;
   }

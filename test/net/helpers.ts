@@ -43,6 +43,14 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_
   }
 }
 
+export async function waitForAsync(cond: () => Promise<boolean>, what: () => string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting: ${what()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
