@@ -123,7 +123,7 @@ export class ClientChannel<Req, Res> {
           const ch = new ClientChannel(sock, queue, decoder, welcome, opts);
           ch.attach();
           resolve(ch);
-          // Responses cannot precede the welcome in the same chunk (no request was sent yet).
+          // Stop here: whatever followed the welcome stays in the decoder for attach()'s handler.
           return false;
         } catch (e) {
           if (e instanceof DecodeError) {
@@ -146,10 +146,11 @@ export class ClientChannel<Req, Res> {
 
   private attach(): void {
     const sock = this.socket;
-    sock.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       const err = this.decoder.push(chunk, this.onFrame);
       if (err) this.shutdown(new ClientChannelError('closed', `bad framing from server (${err.code}); connection closed`));
-    });
+    };
+    sock.on('data', onData);
     sock.on('close', () => this.shutdown(new ClientChannelError('closed', `connection to ${this.opts.host}:${this.opts.port} closed`)));
   }
 

@@ -132,11 +132,19 @@ export class ClientSession<Res> {
     }
   }
 
+  /** @internal True while reading is stopped at maxInFlight. */
+  get readingPaused(): boolean {
+    return this.paused;
+  }
+
+  /** @internal Restarts reading (socket and the frames already received but not yet handled). */
+  resumeReading: () => void = () => {};
+
   private answered(): void {
     if (this.inFlight > 0) this.inFlight--;
     if (this.paused && this.inFlight <= this.server.limits.maxInFlight / 2) {
       this.paused = false;
-      this.socket.resume();
+      this.resumeReading();
     }
   }
 
@@ -369,14 +377,13 @@ export class ClientPortServer<Req, Res> {
         this.logger.log.error({ remote, error: (e as Error).stack ?? String(e) }, 'client request handler threw');
         session.fail(id, 'internal error');
       }
-      return true;
+      // At the in-flight limit, stop even within this chunk; the rest waits in the decoder.
+      return !session.readingPaused;
     };
 
     const onFrame = (kind: number, body: Buffer): boolean => (authed ? onRequest(kind, body) : onHello(kind, body));
 
-    sock.on('data', (chunk: Buffer) => {
-      if (done && !authed) return;
-      const err = decoder.push(chunk, onFrame);
+    const afterPush = (err: ReturnType<FrameDecoder['push']>): void => {
       if (err) {
         const detail = err.code === 'oversize' ? `frame of ${err.length} bytes exceeds limit ${err.limit}` : 'zero-length frame';
         if (!authed) {
@@ -387,7 +394,16 @@ export class ClientPortServer<Req, Res> {
           sock.destroy();
         }
       }
+    };
+    sock.on('data', (chunk: Buffer) => {
+      if (done && !authed) return;
+      afterPush(decoder.push(chunk, onFrame));
     });
+    session.resumeReading = () => {
+      if (sock.destroyed) return;
+      sock.resume();
+      afterPush(decoder.resume(onFrame));
+    };
     sock.on('error', () => {});
     sock.on('close', () => {
       clearTimeout(timer);

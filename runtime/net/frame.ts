@@ -57,7 +57,8 @@ export type FramingError =
 /**
  * Called for each complete frame. `body` may be a view into a received chunk or a buffer assembled
  * for this frame; either way the decoder never writes to it again, so decoded messages may keep
- * views into it. Return false to stop processing the rest of the input (connection closed).
+ * views into it. Return false to stop: the unprocessed rest of the input is kept (not copied) and
+ * handed out by resume() or before the next push (used to stop reading at an in-flight limit).
  */
 export type FrameHandler = (kind: number, body: Buffer) => boolean;
 
@@ -73,14 +74,23 @@ export class FrameDecoder {
   private asm: Buffer | null = null;
   private asmFilled = 0;
   private failed = false;
+  private rest: Buffer | null = null;
 
   constructor(maxFrameBytes: number) {
     this.maxFrameBytes = maxFrameBytes;
   }
 
-  /** Bytes held for an incomplete frame. */
+  /** Bytes held for an incomplete frame or left unprocessed by a handler that returned false. */
   get buffered(): number {
-    return this.hdrFilled + this.asmFilled;
+    return this.hdrFilled + this.asmFilled + (this.rest?.length ?? 0);
+  }
+
+  /** Processes input left over when a handler returned false. */
+  resume(onFrame: FrameHandler): FramingError | null {
+    const r = this.rest;
+    if (r === null) return null;
+    this.rest = null;
+    return this.push(r, onFrame);
   }
 
   /**
@@ -89,6 +99,10 @@ export class FrameDecoder {
    */
   push(chunk: Buffer, onFrame: FrameHandler): FramingError | null {
     if (this.failed) return null;
+    if (this.rest !== null) {
+      chunk = Buffer.concat([this.rest, chunk]);
+      this.rest = null;
+    }
     let off = 0;
     const n = chunk.length;
     while (off < n) {
@@ -101,7 +115,7 @@ export class FrameDecoder {
         const frame = this.asm;
         this.asm = null;
         this.asmFilled = 0;
-        if (!onFrame(frame[0]!, frame.subarray(1))) return null;
+        if (!onFrame(frame[0]!, frame.subarray(1))) return this.stop(chunk, off);
         continue;
       }
       let len: number;
@@ -129,12 +143,17 @@ export class FrameDecoder {
         const kind = chunk[off]!;
         const body = chunk.subarray(off + 1, off + len);
         off += len;
-        if (!onFrame(kind, body)) return null;
+        if (!onFrame(kind, body)) return this.stop(chunk, off);
       } else {
         this.asm = Buffer.allocUnsafe(len);
         this.asmFilled = 0;
       }
     }
+    return null;
+  }
+
+  private stop(chunk: Buffer, off: number): null {
+    this.rest = off < chunk.length ? chunk.subarray(off) : null;
     return null;
   }
 }

@@ -220,3 +220,26 @@ test('backoff grows exponentially with jitter, is capped, and resets', () => {
   assert.equal(lo.next(), 50, 'never below half the cap: no hammering');
   assert.throws(() => new Backoff({ baseMs: 0, maxMs: 10 }), RangeError);
 });
+
+test('a handler returning false stops the decoder; resume() continues with the rest, in order', () => {
+  const w = new BinaryWriter();
+  for (let k = 1; k <= 5; k++) {
+    const s = beginFrame(w, k);
+    w.u8(k * 10);
+    endFrame(w, s);
+  }
+  const dec = new FrameDecoder(100);
+  const seen: number[] = [];
+  const stopAt3 = (k: number) => {
+    seen.push(k);
+    return k !== 3;
+  };
+  assert.equal(dec.push(Buffer.from(w.toBytes()), stopAt3), null);
+  assert.deepEqual(seen, [1, 2, 3]);
+  assert.equal(dec.buffered, 12, 'two 6-byte frames held back');
+  // New input queues behind what was held back.
+  const more = Buffer.from([0, 0, 0, 2, 6, 60]);
+  dec.push(more, (k) => (seen.push(k), true));
+  assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+  assert.equal(dec.resume(() => assert.fail('nothing left')), null);
+});
