@@ -245,7 +245,6 @@ export class ClientPortServer<Req, Res> {
         this.countRefused('tls-failed', `${sock.remoteAddress}:${sock.remotePort}`, err.message);
       });
     }
-    this.server.on('error', (e) => this.logger.log.error({ error: e.message }, 'client listener error'));
   }
 
   private listen(): Promise<void> {
@@ -256,6 +255,7 @@ export class ClientPortServer<Req, Res> {
       this.server.once('error', onError);
       this.server.listen({ host, port }, () => {
         this.server.off('error', onError);
+        this.server.on('error', (e) => this.logger.log.error({ error: e.message }, 'client listener error'));
         const a = this.server.address() as net.AddressInfo;
         this.bound = { host: a.address, port: a.port };
         resolve();

@@ -160,7 +160,6 @@ export class PeerTransport<M extends Envelope> {
     } else {
       this.server = net.createServer(onSocket);
     }
-    this.server.on('error', (e) => this.ctx.log.log.error({ error: e.message }, 'peer listener error'));
   }
 
   private addPeer(id: NodeId, addr: PeerAddress | null): void {
@@ -179,6 +178,7 @@ export class PeerTransport<M extends Envelope> {
       this.server.once('error', onError);
       this.server.listen({ host, port }, () => {
         this.server.off('error', onError);
+        this.server.on('error', (e) => this.ctx.log.log.error({ error: e.message }, 'peer listener error'));
         const a = this.server.address() as net.AddressInfo;
         this.bound = { host: a.address, port: a.port };
         resolve();

@@ -105,8 +105,22 @@ export interface ChildPeer {
   send(m: object): void;
 }
 
-export function startChildPeer(cfg: { id: number; port: number; peers: Record<number, { host: string; port: number } | null>; echo?: boolean; limits?: Record<string, number> }): Promise<ChildPeer> {
-  const proc = fork(probePeerScript, [JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export interface ChildPeerConfig {
+  id: number;
+  host?: string;
+  port: number;
+  peers: Record<number, { host: string; port: number } | null>;
+  echo?: boolean;
+  limits?: Record<string, number>;
+}
+
+/** Starts test/net/fixtures/probe-peer in a child process (by default a plain fork; pass a
+ *  spawner to run it elsewhere, e.g. inside a network namespace). */
+export function startChildPeer(
+  cfg: ChildPeerConfig,
+  spawner: (script: string, args: string[]) => ChildProcess = (script, args) => fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+): Promise<ChildPeer> {
+  const proc = spawner(probePeerScript, [JSON.stringify(cfg)]);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('child peer did not start within 20 s')), 20_000);
     proc.once('exit', (code, sig) => reject(new Error(`child peer exited early (${code ?? sig})`)));
