@@ -7,7 +7,10 @@ import { BinaryReader, BinaryWriter, DecodeError } from '../../runtime/net/binar
 import type { StreamingCodec } from '../../runtime/net/codec.js';
 import { ClientChannel, ClientChannelError } from '../../runtime/net/client-channel.js';
 import { ClientPortServer, type ClientPortOptions, type ClientSession } from '../../runtime/net/client-port.js';
-import { recordingLogger, sleep, waitFor } from './helpers.js';
+import { frame, recordingLogger, sleep, waitFor } from './helpers.js';
+import fc from 'fast-check';
+import { FrameKind } from '../../runtime/net/frame.js';
+import { writeClientHello } from '../../runtime/net/client-wire.js';
 
 interface Req {
   op: number; // 0 echo now, 1 echo after delayMs, 2 never answer
@@ -199,6 +202,33 @@ test('garbage and silence on the client port are refused and counted', async () 
     g.destroy();
     silent.destroy();
     assert.equal(server.stats().accepted, 0);
+  } finally {
+    await server.close();
+  }
+});
+
+test('random bytes after a valid client hello never crash the server', async () => {
+  const { server } = await serve();
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 4 }), async (chunks) => {
+        const s = net.connect({ host: '127.0.0.1', port: server.address.port });
+        s.on('error', () => {});
+        s.on('data', () => {});
+        await new Promise<void>((r) => s.once('connect', () => r()));
+        s.write(frame(FrameKind.ClientHello, (w) => writeClientHello(w, 1, Buffer.from(TOKEN))));
+        for (const c of chunks) s.write(c);
+        await sleep(2);
+        s.destroy();
+      }),
+      { numRuns: 50 },
+    );
+    await waitFor(() => server.stats().active === 0, 'all fuzz sessions closed');
+    assert.equal(server.stats().accepted, 50);
+    // Still serving.
+    const ch = await connect(server);
+    assert.equal((await ch.request({ op: 0, delayMs: 0, value: 'alive' })).value, 'alive');
+    ch.close();
   } finally {
     await server.close();
   }
