@@ -1,4 +1,4 @@
-// `npm run bench -- net [--duration MS] [--reps N] [--handshakes N]`
+// `npm run bench -- net [--duration MS] [--reps N] [--handshakes N]`  (defaults 2000, 3, 200)
 //
 // Two processes on loopback: this one sends (PeerTransport id 1 or 3), a child receives (id 2).
 // For 100 B and 1 KiB payloads it compares, side by side and interleaved, the batched send path
@@ -189,8 +189,9 @@ function arg(args: string[], name: string, dflt: number): number {
 
 export default async function net(args: string[]): Promise<Record<string, unknown>> {
   const durationMs = arg(args, 'duration', 2000);
-  const reps = arg(args, 'reps', 2);
+  const reps = arg(args, 'reps', 3);
   const nHandshakes = arg(args, 'handshakes', 200);
+  const loadBefore = os.loadavg().map((x) => +x.toFixed(2));
   const certs = makeCerts();
   const rx = await startReceiver([1, 3]);
   const rxTls = await startReceiver([1], certs.r2);
@@ -223,11 +224,28 @@ export default async function net(args: string[]): Promise<Record<string, unknow
       return { ...rs.find((r) => r.msgsPerSec === m)!, repsMsgsPerSec: rs.map((r) => r.msgsPerSec) };
     };
     const throughput = Object.fromEntries(cases.map((c) => [c.name, best(c.name)]));
-    const ratio = (a: string, b: string) => +(throughput[a]!.msgsPerSec / throughput[b]!.msgsPerSec).toFixed(2);
+    // Each rep runs the cases back to back, so a per-rep ratio compares runs that saw the same
+    // machine load; report the median of those ratios (and each rep's).
+    const ratio = (a: string, b: string) => {
+      const ra = runs.get(a)!;
+      const rb = runs.get(b)!;
+      const per = ra.map((r, i) => +(r.msgsPerSec / rb[i]!.msgsPerSec).toFixed(2));
+      return { median: median(per), perRep: per };
+    };
     process.stderr.write('net: handshakes...\n');
     const handshake = { hmac: await handshakeTimes(rx, nHandshakes), tls: await handshakeTimes(rxTls, nHandshakes, certs.r1) };
     return {
-      setup: { processes: 2, transport: 'loopback TCP', durationMs, reps, statistic: 'median of reps', cpus: os.cpus().length, node: process.version },
+      setup: {
+        processes: 2,
+        transport: 'loopback TCP',
+        durationMs,
+        reps,
+        statistic: 'median of reps; ratios: median of per-rep ratios',
+        cpus: os.cpus().length,
+        node: process.version,
+        loadavgBefore: loadBefore,
+        loadavgAfter: os.loadavg().map((x) => +x.toFixed(2)),
+      },
       throughput,
       ratios: {
         batchedOverUnbatched100B: ratio('100B batched', '100B unbatched'),

@@ -202,6 +202,11 @@ class ProxiedConnection {
       return;
     }
     if (this.route.fault.kind !== 'blackhole') {
+      if (!this.up && this.down.destroyed) {
+        // The dialer gave up while held: nothing left to deliver.
+        this.destroy();
+        return;
+      }
       if (!this.up) this.connectUp();
       if (this.down.destroyed || this.up?.destroyed) {
         this.finish();
