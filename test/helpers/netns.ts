@@ -114,6 +114,19 @@ function makeNetns(name: string, dev: string, addr: string, children: Set<ChildP
 export async function createNetnsPair(): Promise<NetnsPair> {
   const why = netnsUnavailableReason();
   if (why) throw new Error(`network namespaces unavailable: ${why}`);
+  // Concurrent `ip netns add` calls from several processes can race on the /run/netns mount
+  // (seen here as "Peer netns reference is invalid"); a fresh attempt succeeds.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return createOnce();
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 200));
+    }
+  }
+}
+
+function createOnce(): NetnsPair {
   sweepStaleNetns();
   const base = `${PREFIX}${process.pid}-${counter++}`;
   const nameA = `${base}-a`;

@@ -214,9 +214,10 @@ test('random bytes after a valid client hello never crash the server', async () 
       fc.asyncProperty(fc.array(fc.uint8Array({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 4 }), async (chunks) => {
         const s = net.connect({ host: '127.0.0.1', port: server.address.port });
         s.on('error', () => {});
-        s.on('data', () => {});
+        const welcomed = new Promise<void>((r) => s.once('data', () => r()));
         await new Promise<void>((r) => s.once('connect', () => r()));
         s.write(frame(FrameKind.ClientHello, (w) => writeClientHello(w, 1, Buffer.from(TOKEN))));
+        await welcomed;
         for (const c of chunks) s.write(c);
         await sleep(2);
         s.destroy();
