@@ -22,7 +22,8 @@ const childScript = fileURLToPath(new URL('../net-child.js', import.meta.url));
 interface Receiver {
   proc: ChildProcess;
   address: PeerAddress;
-  waitFor(count: number): Promise<void>;
+  /** Resolves with the receiver's cumulative CPU time (µs) once `count` messages arrived. */
+  waitFor(count: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -37,10 +38,10 @@ function startReceiver(senders: number[], tls?: { key: string; cert: string; ca:
         address: m.address,
         waitFor: (count) =>
           new Promise((res) => {
-            const on = (r: { type: string }) => {
+            const on = (r: { type: string; cpuUs: number }) => {
               if (r.type !== 'done') return;
               proc.off('message', on);
-              res();
+              res(r.cpuUs);
             };
             proc.on('message', on);
             proc.send({ type: 'wait', count });
@@ -63,12 +64,17 @@ interface Run {
   wireMBps: number;
   socketWrites: number;
   messagesPerWrite: number;
+  /** CPU time (user+system) per message in the sending and the receiving process. */
+  senderCpuUsPerMsg: number;
+  receiverCpuUsPerMsg: number;
 }
 
 /** Streams for durationMs; `alreadyDelivered` is what rx has counted before this run. */
 async function stream(sender: PeerTransport<ProbeMessage>, rx: Receiver, alreadyDelivered: number, size: number, durationMs: number, congestion: { wait: Promise<void> | null }): Promise<Run> {
   const msg = { from: sender.id, to: 2, seq: 0, payload: new Uint8Array(size).fill(7) } as { from: number; to: number; seq: number; payload: Uint8Array };
   const before = sender.stats().peers[2]!;
+  const rxCpu0 = await rx.waitFor(alreadyDelivered);
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const deadline = Date.now() + durationMs;
   let sent = 0;
@@ -82,8 +88,9 @@ async function stream(sender: PeerTransport<ProbeMessage>, rx: Receiver, already
     if (sender.isCongested(2) && congestion.wait) await congestion.wait;
     else await new Promise((r) => setImmediate(r));
   }
-  await rx.waitFor(alreadyDelivered + sent);
+  const rxCpu1 = await rx.waitFor(alreadyDelivered + sent);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   const after = sender.stats().peers[2]!;
   const wire = after.sentBytes - before.sentBytes;
   const writes = after.batches - before.batches;
@@ -95,6 +102,8 @@ async function stream(sender: PeerTransport<ProbeMessage>, rx: Receiver, already
     wireMBps: +(wire / seconds / 1e6).toFixed(1),
     socketWrites: writes,
     messagesPerWrite: +(sent / Math.max(1, writes)).toFixed(1),
+    senderCpuUsPerMsg: +((cpu.user + cpu.system) / sent).toFixed(3),
+    receiverCpuUsPerMsg: +((rxCpu1 - rxCpu0) / sent).toFixed(3),
   };
 }
 
@@ -211,7 +220,7 @@ export default async function net(args: string[]): Promise<Record<string, unknow
       for (const c of cases) {
         const r = await stream(c.who.t, c.rx, deliveredBy.get(c.rx)!, c.size, durationMs, c.who.congestion);
         deliveredBy.set(c.rx, deliveredBy.get(c.rx)! + r.messages);
-        process.stderr.write(`net: ${c.name} rep ${rep + 1}: ${r.msgsPerSec} msg/s, ${r.payloadMBps} MB/s payload, ${r.messagesPerWrite} msgs/write\n`);
+        process.stderr.write(`net: ${c.name} rep ${rep + 1}: ${r.msgsPerSec} msg/s, ${r.payloadMBps} MB/s payload, ${r.messagesPerWrite} msgs/write, cpu ${r.senderCpuUsPerMsg}+${r.receiverCpuUsPerMsg} us/msg\n`);
         runs.set(c.name, [...(runs.get(c.name) ?? []), r]);
       }
     }
@@ -226,12 +235,13 @@ export default async function net(args: string[]): Promise<Record<string, unknow
     const throughput = Object.fromEntries(cases.map((c) => [c.name, best(c.name)]));
     // Each rep runs the cases back to back, so a per-rep ratio compares runs that saw the same
     // machine load; report the median of those ratios (and each rep's).
-    const ratio = (a: string, b: string) => {
+    const ratio = (a: string, b: string, f: (r: Run) => number = (r) => r.msgsPerSec) => {
       const ra = runs.get(a)!;
       const rb = runs.get(b)!;
-      const per = ra.map((r, i) => +(r.msgsPerSec / rb[i]!.msgsPerSec).toFixed(2));
+      const per = ra.map((r, i) => +(f(r) / f(rb[i]!)).toFixed(2));
       return { median: median(per), perRep: per };
     };
+    const cpu = (r: Run) => r.senderCpuUsPerMsg + r.receiverCpuUsPerMsg;
     process.stderr.write('net: handshakes...\n');
     const handshake = { hmac: await handshakeTimes(rx, nHandshakes), tls: await handshakeTimes(rxTls, nHandshakes, certs.r1) };
     return {
@@ -251,6 +261,10 @@ export default async function net(args: string[]): Promise<Record<string, unknow
         batchedOverUnbatched100B: ratio('100B batched', '100B unbatched'),
         batchedOverUnbatched1KB: ratio('1024B batched', '1024B unbatched'),
         tlsOverPlain1KB: ratio('1024B batched tls', '1024B batched'),
+        // CPU time per message (both processes), unbatched / batched: less sensitive to a busy machine.
+        cpuPerMsgUnbatchedOverBatched100B: ratio('100B unbatched', '100B batched', cpu),
+        cpuPerMsgUnbatchedOverBatched1KB: ratio('1024B unbatched', '1024B batched', cpu),
+        cpuPerMsgTlsOverPlain1KB: ratio('1024B batched tls', '1024B batched', cpu),
       },
       handshake,
     };
