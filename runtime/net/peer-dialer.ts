@@ -84,7 +84,11 @@ export class OutboundLink<M extends Envelope> {
 
   private dial(): void {
     const addr = this.addr;
-    if (!addr || this.state === 'closed') return;
+    if (this.state === 'closed') return;
+    if (!addr) {
+      this.setState('idle');
+      return;
+    }
     this.setState('connecting');
     this.phase = Phase.Connecting;
     this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);

@@ -227,3 +227,21 @@ test('configuration errors are clear', async () => {
   }
   await sleep(0);
 });
+
+test('setPeer moves a link to a new address, and null parks it idle', async () => {
+  const [a, b] = await startPair();
+  const c = await startProbe(2, { 1: a.address });
+  try {
+    a.setPeer(2, c.address);
+    await waitFor(() => a.isConnected(2) && a.stats().peers[2]!.connects === 2, 'reconnected to the new address');
+    a.send(probe(1, 2, 5));
+    await waitFor(() => c.received.length === 1, 'delivered to the new replica 2');
+    a.setPeer(2, null);
+    await waitFor(() => a.peerState(2) === 'idle', 'parked');
+    assert.equal(a.send(probe(1, 2, 6)), 'disconnected');
+  } finally {
+    await a.close();
+    await b.close();
+    await c.close();
+  }
+});
