@@ -11,7 +11,7 @@ const helper = join(repoRoot, 'dist/test/host/helpers/guard-child.js');
 
 function run(root: string, mode: string, signal?: NodeJS.Signals): Promise<{ code: number | null; out: string; err: string; during: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [helper, root, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [helper, root, mode], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let during = '';
@@ -24,6 +24,7 @@ function run(root: string, mode: string, signal?: NodeJS.Signals): Promise<{ cod
       if (!during && out.includes('applied')) {
         during = readIn(root, LIMIT);
         if (signal) child.kill(signal);
+        else child.stdin.write('go\n');
       }
     });
     child.stderr.on('data', (d) => (err += d));

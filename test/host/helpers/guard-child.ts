@@ -1,5 +1,5 @@
 // Child-process helper for the restore-on-exit tests: caps the RAPL limit of a fixture tree under
-// a RestoreGuard, prints "applied", then dies the way the test asks.
+// a RestoreGuard, prints "applied", then dies the way the test asks once the parent says go.
 import { HostPaths } from '../../../controller/sensors/host-paths.js';
 import { RaplLimitActuator } from '../../../controller/actuators/rapl-limit.js';
 import { RestoreGuard } from '../../../controller/actuators/restore-guard.js';
@@ -10,9 +10,11 @@ const a = new RaplLimitActuator({ paths: new HostPaths(root) });
 guard.add(a);
 await a.apply(30);
 console.log('applied');
-if (mode === 'throw') setTimeout(() => {
-  throw new Error('boom');
-}, 20);
-else if (mode === 'reject') void Promise.reject(new Error('boom-rejection'));
-else if (mode === 'exit') process.exit(3);
-else setInterval(() => {}, 1000);
+// Fail only after the parent has read the capped value (it writes a line to our stdin), so the
+// test never races the restore it is checking.
+setInterval(() => {}, 1000);
+process.stdin.once('data', () => {
+  if (mode === 'throw') throw new Error('boom');
+  else if (mode === 'reject') void Promise.reject(new Error('boom-rejection'));
+  else if (mode === 'exit') process.exit(3);
+});
