@@ -335,8 +335,14 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     this.leadTransferee = to;
     this.electionElapsed = 0;
     this.counters.transfers++;
-    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
-    else this.needAppendScan = true;
+    if (pr.match === this.log.lastIndex()) {
+      this.sendTimeoutNow(to);
+    } else {
+      // Catch the target up first, from its confirmed match (appends in flight may have been lost),
+      // rather than wait for the next heartbeat answer to reveal where it stands.
+      if (pr.state !== ProgressState.Snapshot) pr.becomeProbe();
+      this.needAppendScan = true;
+    }
     return true;
   }
 
