@@ -1231,7 +1231,7 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
-    if (this.state === StateType.Leader) this.dropLeaderReads();
+    const wasLeader = this.state === StateType.Leader;
     this.state = StateType.Follower;
     if (term !== this.term) {
       this.term = term;
@@ -1240,6 +1240,7 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     }
     this.setLead(lead);
     this.resetElectionState();
+    if (wasLeader) this.dropLeaderReads();
   }
 
   private becomeLeader(): void {
