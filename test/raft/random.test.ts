@@ -41,7 +41,7 @@ function soak(seed: number, steps: number, bugs: string[] = []): { reads: number
       const core = c.core(id);
       if (core.hasReady()) {
         const rd = core.ready();
-        if (r.nextInt(40) === 0) {
+        if (r.nextInt(40) === 0 && running().length > 3) {
           c.network.push(...rd.sendNow);
           c.crash(id);
           crashed.add(id);

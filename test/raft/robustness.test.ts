@@ -22,7 +22,7 @@ test('rejected messages are counted by reason and leave the replica untouched', 
   const n2 = c.core(2);
   const e = (index: number, t: number, data = new Uint8Array(1)) => ({ index, term: t, type: EntryType.Normal, data });
 
-  n2.step(app({ from: 99, term, index: 1, logTerm: term, entries: [e(2, term)] })); // unknown sender
+  n2.step(makeMessage(MsgType.Prop, 0, 99, 2, 0, 0, 0, 0, [e(0, 0)], false, 0, 0, null)); // unknown sender
   n2.step(app({ to: 3, term })); // not addressed to me
   n2.step(app({ group: 5, term })); // another group
   n2.step(app({ term: term - 1 })); // stale term (a deposed leader)
