@@ -752,6 +752,9 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     }
     log.restore(snap);
     this.snapshot = snap;
+    // A compaction snapshot not yet handed out is older than this one: it must not be persisted
+    // after it (the host would go back to an older snapshot with a newer commit index).
+    this.compactedWrite = null;
     this.baseMembership = meta.membership;
     this.configs = [];
     this.setMembership(meta.membership);
