@@ -21,7 +21,9 @@ interface Variant {
 
 const VARIANTS: readonly Variant[] = [
   { name: 'batched', options: {}, proposalsPerRound: 2048 },
+  { name: 'msg-256-entries', options: { maxEntriesPerMsg: 256 }, proposalsPerRound: 2048 },
   { name: 'msg-64-entries', options: { maxEntriesPerMsg: 64 }, proposalsPerRound: 2048 },
+  { name: 'unbatched-msg-1-entry', options: { maxEntriesPerMsg: 1 }, proposalsPerRound: 2048 },
   { name: 'propose-16-per-round', options: {}, proposalsPerRound: 16 },
   { name: 'batched-through-codec', options: {}, proposalsPerRound: 2048, codec: true },
 ];
@@ -135,6 +137,7 @@ export default async function raftCore(args: string[]): Promise<Record<string, u
   if (main === undefined) return out;
   out.entries_committed_per_s = main;
   const ratio = (name: string) => (results[name] ? +(main / results[name]!).toFixed(2) : undefined);
+  out.ratio_batched_vs_unbatched = ratio('unbatched-msg-1-entry');
   out.ratio_batched_vs_msg64 = ratio('msg-64-entries');
   out.ratio_batched_vs_propose16 = ratio('propose-16-per-round');
   out.ratio_batched_vs_codec = ratio('batched-through-codec');
