@@ -760,6 +760,14 @@ export class LogStore {
     return { appends: this.appends, batches, records, bytes, fsyncs, lanes };
   }
 
+  /** Where each lane is writing: the active segment and its used size (for tools and tests). */
+  tail(): Array<{ readonly lane: string; readonly file: string | null; readonly size: number }> {
+    return [...this.lanes.values()].map((l) => {
+      const a = l.activeSegment;
+      return { lane: l.name, file: a?.file ?? null, size: a?.size ?? 0 };
+    });
+  }
+
   /** The error that stopped the store, or null while it accepts writes. */
   get failed(): StorageError | null {
     return this.failure;

@@ -186,7 +186,12 @@ export class WalLane {
     }
     if (this.fillWaiter === null) this.fillWaiter = deferred();
     const p = this.fillWaiter.promise;
-    if (!this.running) void this.run();
+    if (!this.running) {
+      // Start on a microtask so that appends issued in the same tick (or by continuations of the
+      // same resolved batch) join this batch instead of the first one going out alone.
+      this.running = true;
+      queueMicrotask(() => void this.run());
+    }
     else if (this.wake !== null && this.opts.sync.mode === 'batch' && this.fill.len >= this.maxBatchBytes()) this.wake();
     return p;
   }
