@@ -3,7 +3,7 @@
 // recovery drive this same class, so a write that was accepted replays to the same state, and a
 // write that replay would reject is refused before it reaches the disk.
 import type { HardState } from '../protocols/api.js';
-import type { SnapshotRef } from './wal-format.js';
+import type { LogShape, SnapshotRef } from './wal-format.js';
 
 export const ZERO_HARD_STATE: HardState = Object.freeze({ term: 0, vote: 0, commit: 0 });
 
@@ -23,8 +23,8 @@ export class GroupLog {
   snapTerm = 0;
   lastIndex = 0;
   // Entries (snapIndex, lastIndex] as runs of equal term: run k starts at runStart[k].
-  private runStart: number[] = [];
-  private runTerm: number[] = [];
+  readonly runStart: number[] = [];
+  readonly runTerm: number[] = [];
 
   constructor(group: number) {
     this.group = group;
@@ -162,6 +162,44 @@ export class GroupLog {
     this.runTerm.length = 0;
     this.lastIndex = ref.index;
     return 'dropped-log';
+  }
+
+  /** The log's shape, as restated in segment checkpoints. */
+  get shape(): LogShape {
+    return this;
+  }
+
+  /**
+   * Replay began at a checkpoint: adopt the shape it restates (entries before it were in segments
+   * compaction deleted). Only valid on a log that holds no entries yet.
+   */
+  adoptShape(shape: LogShape): string | null {
+    if (this.runStart.length > 0 || this.lastIndex !== this.snapIndex) return 'log-state restated for a log that already has entries';
+    if (shape.lastIndex < this.snapIndex) return `log-state last index ${shape.lastIndex} is below the snapshot index ${this.snapIndex}`;
+    const n = shape.runStart.length;
+    if ((n === 0) !== (shape.lastIndex === this.snapIndex)) return 'log-state runs do not match its last index';
+    let prevTerm = this.snapTerm;
+    for (let i = 0; i < n; i++) {
+      const st = shape.runStart[i]!;
+      const te = shape.runTerm[i]!;
+      if ((i === 0 && st !== this.snapIndex + 1) || (i > 0 && st <= shape.runStart[i - 1]!) || st > shape.lastIndex || te < prevTerm) {
+        return 'log-state runs are not a valid term sequence';
+      }
+      prevTerm = te;
+    }
+    for (let i = 0; i < n; i++) {
+      this.runStart.push(shape.runStart[i]!);
+      this.runTerm.push(shape.runTerm[i]!);
+    }
+    this.lastIndex = shape.lastIndex;
+    return null;
+  }
+
+  sameShape(shape: LogShape): boolean {
+    const n = this.runStart.length;
+    if (shape.lastIndex !== this.lastIndex || shape.runStart.length !== n) return false;
+    for (let i = 0; i < n; i++) if (shape.runStart[i] !== this.runStart[i] || shape.runTerm[i] !== this.runTerm[i]) return false;
+    return true;
   }
 
   /** The check that closes every write and every replayed batch. */

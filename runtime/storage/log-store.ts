@@ -11,13 +11,13 @@ import path from 'node:path';
 import type { Entry, GroupDurableState, GroupWrite, HardState, Membership, SnapshotMeta } from '../protocols/api.js';
 import { readChecksummedFile, writeChecksummedFileAtomic } from './atomic-file.js';
 import { crc32c } from './crc32c.js';
-import { StorageError, writeFailure } from './errors.js';
+import { CorruptionError, StorageError, writeFailure } from './errors.js';
 import { fsyncDir, fsyncDirSync } from './fs-util.js';
 import { GroupLog, SKIPPED, type SnapshotOutcome } from './group-log.js';
 import { type LogStoreOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { parseSnapshotFileName, readSnapshotFile, readSnapshotStream, snapshotFileName, writeSnapshotFile } from './snapshot-file.js';
 import { type DecodedRecord, RecordType, type SnapshotRef } from './wal-format.js';
-import { type CheckpointState, type LaneStats, type SealedSegment, WalLane } from './wal-lane.js';
+import { type LaneStats, type RecoveredLane, WalLane } from './wal-lane.js';
 import { type TornTail, scanLane } from './wal-scan.js';
 
 const MANIFEST = 'STORE';
@@ -90,8 +90,12 @@ interface StagedWrite {
 
 interface ReplayGroup {
   readonly log: GroupLog;
-  entries: Entry[];
+  /** null marks an entry known from a checkpoint whose data was in a deleted segment. */
+  entries: Array<Entry | null>;
   readonly lane: string;
+  /** Where the group's latest hard state was read, to name it in errors. */
+  hsFile: string | null;
+  hsOffset: number | null;
 }
 
 function badWrite(group: number, reason: string): StorageError {
@@ -116,10 +120,9 @@ export class LogStore {
   private readonly opts: ResolvedOptions;
   private readonly snapDir: string;
   private readonly groups = new Map<number, GroupLog>();
-  private readonly durableSnap = new Map<number, SnapshotRef>();
   private readonly lanes = new Map<string, WalLane>();
   private readonly groupLane = new Map<number, WalLane>();
-  private readonly recoveredLanes: Map<string, { sealed: SealedSegment[]; nextSegSeq: number; nextBatchSeq: number; ckpt: Map<number, CheckpointState> }>;
+  private readonly recoveredLanes: Map<string, RecoveredLane>;
   private nextSnapId: number;
   private readonly inProgressSnaps = new Set<number>();
   private failure: StorageError | null = null;
@@ -174,23 +177,32 @@ export class LogStore {
     }
 
     const replay = new Map<number, ReplayGroup>();
+    const ldirOf = (lane: string): string => laneDirs.get(lane) ?? walRoot;
     const warnings: string[] = [];
     const laneReports: LaneRecovery[] = [];
     const scans = new Map<string, Awaited<ReturnType<typeof scanLane>>>();
     for (const [lane, ldir] of [...laneDirs].sort((a, b) => a[0].localeCompare(b[0]))) {
-      const touched = new Set<ReplayGroup>();
       const scan = await scanLane(ldir, {
-        record: (rec) => LogStore.replayRecord(replay, touched, lane, rec),
-        batchEnd: () => {
-          for (const rg of touched) {
-            const bad = rg.log.checkCommit();
-            if (bad !== null) return `group ${rg.log.group}: ${bad}`;
-          }
-          touched.clear();
-          return null;
-        },
+        record: (rec, file, offset, checkpoint) => LogStore.replayRecord(replay, lane, rec, file, offset, checkpoint),
       });
       scans.set(lane, scan);
+    }
+    // Checked once at the end: replay may start at a checkpoint that restates a commit index whose
+    // entries follow later in the segment.
+    for (const rg of replay.values()) {
+      const bad = rg.log.checkCommit();
+      if (bad !== null) {
+        throw new CorruptionError(rg.hsFile ?? ldirOf(rg.lane), rg.hsOffset ?? 0, `group ${rg.log.group}: ${bad} (at its last hard-state record)`);
+      }
+      const hole = rg.entries.indexOf(null);
+      if (hole >= 0) {
+        const firstSeg = scans.get(rg.lane)?.segments[0]?.file ?? ldirOf(rg.lane);
+        throw new CorruptionError(
+          firstSeg,
+          0,
+          `group ${rg.log.group} needs entry ${rg.log.snapIndex + 1 + hole}, which was in a WAL segment that no longer exists (a segment was deleted before a snapshot covered it)`,
+        );
+      }
     }
     for (const [g, rg] of replay) {
       const want = opts.laneOf(g);
@@ -229,7 +241,14 @@ export class LogStore {
         const msg = `WAL lane "${lane}": discarded an incomplete last write of ${t.discardedBytes} bytes at byte offset ${t.offset} of ${t.file} (${t.reason}); it was never acknowledged`;
         warnings.push(msg);
       }
-      if (last !== undefined && last.validEnd < last.fileSize) {
+      if (last !== undefined && last.empty) {
+        // Its creation never completed, so nothing in it was ever acknowledged; the previous
+        // segment (if any) still holds the newest checkpoint.
+        await fs.promises.rm(last.file);
+        await fsyncDir(ldir);
+        removedFiles.push(last.file);
+        scan.segments.pop();
+      } else if (last !== undefined && last.validEnd < last.fileSize) {
         if (scan.tornTail === null) zeroTailBytes = last.fileSize - last.validEnd;
         const fh = await fs.promises.open(last.file, 'r+');
         try {
@@ -245,17 +264,18 @@ export class LogStore {
       }
       for (const f of scan.unknownFiles) warnings.push(`WAL lane "${lane}": ignoring unexpected file ${f}`);
       if (scan.tempFiles.length > 0) await fsyncDir(ldir);
-      const ckpt = new Map<number, CheckpointState>();
+      const shadow = new Map<number, GroupLog>();
       for (const [g, rg] of replay) {
         if (rg.lane !== lane) continue;
-        const hs = rg.log.hardState;
-        ckpt.set(g, { hardState: hs.term === 0 && hs.vote === 0 && hs.commit === 0 ? null : hs, snapshot: rg.log.snapshot });
+        const copy = new GroupLog(g);
+        copy.copyFrom(rg.log);
+        shadow.set(g, copy);
       }
       recoveredLanes.set(lane, {
         sealed: scan.segments.map((s) => ({ seq: s.seq, file: s.file, groupMax: s.groupMax })),
-        nextSegSeq: last !== undefined ? last.seq + 1 : 1,
+        nextSegSeq: last !== undefined ? last.seq + (last.empty ? 0 : 1) : 1,
         nextBatchSeq: scan.lastBatchSeq + 1,
-        ckpt,
+        shadow,
       });
       laneReports.push({ lane, dir: ldir, segments: scan.segments.length, batches: scan.batches, records: scan.records, tornTail: scan.tornTail, zeroTailBytes });
     }
@@ -285,12 +305,11 @@ export class LogStore {
     for (const [g, rg] of [...replay].sort((a, b) => a[0] - b[0])) {
       store.groups.set(g, rg.log);
       const ref = rg.log.snapshot;
-      if (ref !== null) store.durableSnap.set(g, ref);
       recovered.push({
         group: g,
         hardState: rg.log.hardState,
         snapshot: ref === null ? null : { meta: { index: ref.index, term: ref.term, membership: ref.membership }, data: images.get(ref.fileId)! },
-        entries: rg.entries,
+        entries: rg.entries as Entry[], // no holes: checked above
       });
     }
     for (const lane of recoveredLanes.keys()) store.lane(lane);
@@ -328,15 +347,46 @@ export class LogStore {
     await writeChecksummedFileAtomic(file, Buffer.from(JSON.stringify({ format: MANIFEST_FORMAT, version: MANIFEST_VERSION })));
   }
 
-  private static replayRecord(replay: Map<number, ReplayGroup>, touched: Set<ReplayGroup>, lane: string, rec: DecodedRecord): string | null {
+  private static replayRecord(
+    replay: Map<number, ReplayGroup>,
+    lane: string,
+    rec: DecodedRecord,
+    file: string,
+    offset: number,
+    checkpoint: 'start' | 'restated' | null,
+  ): string | null {
     let rg = replay.get(rec.group);
+    if (checkpoint === 'restated') {
+      // A later checkpoint must agree with what replay built from the segments before it.
+      if (rg === undefined) return `checkpoint restates group ${rec.group}, which has no earlier records`;
+      const log = rg.log;
+      const same =
+        rec.type === RecordType.LogState
+          ? log.sameShape(rec.shape)
+          : rec.type === RecordType.HardState
+            ? log.hardState.term === rec.hardState.term && log.hardState.vote === rec.hardState.vote && log.hardState.commit === rec.hardState.commit
+            : rec.type === RecordType.Snapshot
+              ? log.snapshot !== null && log.snapshot.fileId === rec.ref.fileId && log.snapIndex === rec.ref.index && log.snapTerm === rec.ref.term
+              : false;
+      return same ? null : `group ${rec.group}: checkpoint disagrees with the log replayed before it`;
+    }
+    if (rec.type === RecordType.LogState) {
+      if (checkpoint !== 'start') return 'log-state record outside a checkpoint';
+      if (rg === undefined) {
+        rg = { log: new GroupLog(rec.group), entries: [], lane, hsFile: null, hsOffset: null };
+        replay.set(rec.group, rg);
+      }
+      const bad = rg.log.adoptShape(rec.shape);
+      if (bad !== null) return `group ${rec.group}: ${bad}`;
+      rg.entries = new Array<Entry | null>(rg.log.lastIndex - rg.log.snapIndex).fill(null);
+      return null;
+    }
     if (rg === undefined) {
-      rg = { log: new GroupLog(rec.group), entries: [], lane };
+      rg = { log: new GroupLog(rec.group), entries: [], lane, hsFile: null, hsOffset: null };
       replay.set(rec.group, rg);
     } else if (rg.lane !== lane) {
       return `group ${rec.group} also has records in WAL lane "${rg.lane}"`;
     }
-    touched.add(rg);
     const log = rg.log;
     switch (rec.type) {
       case RecordType.Entry: {
@@ -349,6 +399,8 @@ export class LogStore {
         return null;
       }
       case RecordType.HardState: {
+        rg.hsFile = file;
+        rg.hsOffset = offset;
         const r = log.setHardState(rec.hardState);
         return r === null ? null : `group ${rec.group}: ${r}`;
       }
@@ -377,10 +429,7 @@ export class LogStore {
     }
     lane = new WalLane(
       { name, dir, segmentBytes: this.opts.segmentBytes, preallocate: this.opts.preallocate, sync: this.opts.sync },
-      rec ?? { sealed: [], nextSegSeq: 1, nextBatchSeq: 1, ckpt: new Map() },
-      (snaps) => {
-        for (const { group, ref } of snaps) this.durableSnap.set(group, ref);
-      },
+      rec ?? { sealed: [], nextSegSeq: 1, nextBatchSeq: 1, shadow: new Map() },
       (err) => this.fail(err),
     );
     this.lanes.set(name, lane);
@@ -706,7 +755,7 @@ export class LogStore {
   private async collectSnapshots(): Promise<string[]> {
     const keep = new Set<number>(this.inProgressSnaps);
     for (const gl of this.groups.values()) if (gl.snapshot !== null) keep.add(gl.snapshot.fileId);
-    for (const ref of this.durableSnap.values()) keep.add(ref.fileId);
+    for (const l of this.lanes.values()) for (const gl of l.shadow.values()) if (gl.snapshot !== null) keep.add(gl.snapshot.fileId);
     const out: string[] = [];
     for (const name of await fs.promises.readdir(this.snapDir)) {
       const id = parseSnapshotFileName(name);
@@ -722,18 +771,14 @@ export class LogStore {
   /**
    * Deletes whole WAL segments whose entries are all covered by their groups' durable snapshots
    * (oldest first; a segment is kept while any group still needs an entry in it), and snapshot
-   * files nothing refers to.
+   * files nothing refers to. Recovery starts at the first remaining segment's checkpoint, so a
+   * segment goes only when that checkpoint's snapshots cover it; if only a fresh checkpoint would,
+   * the lane rotates to a new segment first.
    */
   compact(): Promise<CompactResult> {
     const run = async (): Promise<CompactResult> => {
       const segmentsDeleted: string[] = [];
-      for (const lane of this.lanes.values()) {
-        const removable = (s: SealedSegment): boolean => {
-          for (const [g, max] of s.groupMax) if (max > (this.durableSnap.get(g)?.index ?? 0)) return false;
-          return true;
-        };
-        segmentsDeleted.push(...(await lane.dropSegments(removable)));
-      }
+      for (const lane of this.lanes.values()) segmentsDeleted.push(...(await lane.compact()));
       const snapshotsDeleted = await this.collectSnapshots();
       return { segmentsDeleted, snapshotsDeleted };
     };

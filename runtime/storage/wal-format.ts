@@ -16,7 +16,7 @@ export const BATCH_HEADER_SIZE = 32;
 export const RECORD_FRAME = 8; // length + crc
 export const RECORD_FIXED = 16; // frame + type/flags/reserved/group
 
-export const RecordType = { Entry: 1, HardState: 2, Snapshot: 3 } as const;
+export const RecordType = { Entry: 1, HardState: 2, Snapshot: 3, LogState: 4 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
 export const BatchFlags = { Checkpoint: 1 } as const;
@@ -199,10 +199,36 @@ export function encodeSnapshotRef(eb: EncodeBuffer, group: number, r: SnapshotRe
   frame(eb, s, p);
 }
 
+/** The shape of a group's log (last index and term runs), restated in checkpoints. */
+export interface LogShape {
+  readonly lastIndex: number;
+  readonly runStart: readonly number[];
+  readonly runTerm: readonly number[];
+}
+
+export function encodeLogState(eb: EncodeBuffer, group: number, shape: LogShape): void {
+  const n = shape.runStart.length;
+  const size = RECORD_FIXED + 16 + 16 * n;
+  eb.ensure(size);
+  const b = eb.buf;
+  const s = eb.len;
+  fixed(b, s, RecordType.LogState, 0, group);
+  writeU64(b, s + 16, shape.lastIndex);
+  b.writeUInt32LE(n, s + 24);
+  b.writeUInt32LE(0, s + 28);
+  let p = s + 32;
+  for (let i = 0; i < n; i++, p += 16) {
+    writeU64(b, p, shape.runStart[i]!);
+    writeU64(b, p + 8, shape.runTerm[i]!);
+  }
+  frame(eb, s, p);
+}
+
 export type DecodedRecord =
   | { readonly type: typeof RecordType.Entry; readonly group: number; readonly entry: Entry }
   | { readonly type: typeof RecordType.HardState; readonly group: number; readonly hardState: HardState }
-  | { readonly type: typeof RecordType.Snapshot; readonly group: number; readonly ref: SnapshotRef; readonly restated: boolean };
+  | { readonly type: typeof RecordType.Snapshot; readonly group: number; readonly ref: SnapshotRef; readonly restated: boolean }
+  | { readonly type: typeof RecordType.LogState; readonly group: number; readonly shape: LogShape };
 
 /**
  * Checks the record frame at `off` (length within `end`, checksum). Returns the offset just past
@@ -271,6 +297,22 @@ export function decodeRecord(b: Buffer, off: number): DecodedRecord | string {
         ref: { index, term, membership, fileId, size, crc: b.readUInt32LE(off + 48) },
         restated: (flags & SnapshotFlags.Restated) !== 0,
       };
+    }
+    case RecordType.LogState: {
+      if (next < off + RECORD_FIXED + 16) return 'log-state record too short';
+      const lastIndex = readU64(b, off + 16);
+      const n = b.readUInt32LE(off + 24);
+      if (lastIndex < 0 || off + 32 + 16 * n !== next) return 'log-state record length mismatch';
+      const runStart: number[] = [];
+      const runTerm: number[] = [];
+      for (let i = 0, p = off + 32; i < n; i++, p += 16) {
+        const st = readU64(b, p);
+        const te = readU64(b, p + 8);
+        if (st < 1 || te < 0) return 'log-state run out of range';
+        runStart.push(st);
+        runTerm.push(te);
+      }
+      return { type, group, shape: { lastIndex, runStart, runTerm } };
     }
     default:
       return `unknown record type ${String(type)}`;

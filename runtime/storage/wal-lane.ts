@@ -5,22 +5,32 @@
 // is in flight, every further append lands in the same `fill` and shares one promise; when the
 // sync returns, the whole `fill` goes out as ONE batch: one pwrite and one fdatasync. Strictly one
 // batch in flight at a time, which is what makes recovery's torn-tail rule sound (wal-scan.ts).
+//
+// The lane keeps a shadow of every group's state as it is ON DISK (it replays each batch after
+// its fdatasync). That shadow is what a new segment's checkpoint restates, and what compaction
+// and snapshot-file cleanup go by.
 import fs from 'node:fs';
 import { randomInt } from 'node:crypto';
 import type { Entry, HardState } from '../protocols/api.js';
 import { StorageError, writeFailure } from './errors.js';
 import { type PreallocateMode, fdatasync, fsync, fsyncDir, preallocate, writeFully } from './fs-util.js';
+import { GroupLog } from './group-log.js';
 import {
   BATCH_HEADER_SIZE,
   BatchFlags,
   EncodeBuffer,
+  RECORD_FRAME,
+  RecordType,
   SEGMENT_HEADER_SIZE,
   type SnapshotRef,
   SnapshotFlags,
+  decodeRecord,
   encodeEntry,
   encodeHardState,
+  encodeLogState,
   encodeSegmentHeader,
   encodeSnapshotRef,
+  readU64,
   writeBatchHeader,
 } from './wal-format.js';
 import { segmentFileName } from './wal-scan.js';
@@ -48,6 +58,7 @@ export interface LaneOptions {
 export interface SealedSegment {
   readonly seq: number;
   readonly file: string;
+  /** Highest entry index per group written into the segment. */
   readonly groupMax: Map<number, number>;
 }
 
@@ -86,12 +97,6 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
-/** State restated at the start of every segment so that older segments can be deleted. */
-export interface CheckpointState {
-  hardState: HardState | null;
-  snapshot: SnapshotRef | null;
-}
-
 export interface LaneStats {
   batches: number;
   records: number;
@@ -102,7 +107,13 @@ export interface LaneStats {
   preallocated: PreallocateMode | 'n/a';
 }
 
-export type DurableHook = (snapshots: ReadonlyArray<{ group: number; ref: SnapshotRef }>) => void;
+export interface RecoveredLane {
+  readonly sealed: SealedSegment[];
+  readonly nextSegSeq: number;
+  readonly nextBatchSeq: number;
+  /** The state on disk per group of this lane (the lane takes ownership). */
+  readonly shadow: Map<number, GroupLog>;
+}
 
 export class WalLane {
   readonly name: string;
@@ -119,8 +130,6 @@ export class WalLane {
   private fillCount = 0;
   private fillSince = 0;
   private fillGroupMax = new Map<number, number>();
-  private fillHardStates: Array<{ group: number; hs: HardState }> = [];
-  private fillSnapshots: Array<{ group: number; ref: SnapshotRef }> = [];
   private fillWaiter: Deferred | null = null;
   private inflight: Deferred | null = null;
 
@@ -128,13 +137,13 @@ export class WalLane {
   private wake: (() => void) | null = null;
   private idleWaiters: Array<() => void> = [];
   private failure: StorageError | null = null;
-  private readonly ckpt: Map<number, CheckpointState>;
+  /** Per group: the state as it is on disk in this lane. */
+  readonly shadow: Map<number, GroupLog>;
   readonly stats: LaneStats = { batches: 0, records: 0, bytes: 0, fsyncs: 0, segmentsCreated: 0, preallocated: 'n/a' };
 
   constructor(
     opts: LaneOptions,
-    recovered: { sealed: SealedSegment[]; nextSegSeq: number; nextBatchSeq: number; ckpt: Map<number, CheckpointState> },
-    private readonly onDurable: DurableHook,
+    recovered: RecoveredLane,
     private readonly onFailure: (err: StorageError) => void,
   ) {
     this.opts = opts;
@@ -143,7 +152,7 @@ export class WalLane {
     this.sealed = recovered.sealed;
     this.nextSegSeq = recovered.nextSegSeq;
     this.nextBatchSeq = recovered.nextBatchSeq;
-    this.ckpt = recovered.ckpt;
+    this.shadow = recovered.shadow;
     this.fill.len = BATCH_HEADER_SIZE;
   }
 
@@ -168,13 +177,11 @@ export class WalLane {
   addHardState(group: number, hs: HardState): void {
     encodeHardState(this.fill, group, hs);
     this.noteRecord();
-    this.fillHardStates.push({ group, hs });
   }
 
   addSnapshot(group: number, ref: SnapshotRef): void {
     encodeSnapshotRef(this.fill, group, ref, 0);
     this.noteRecord();
-    this.fillSnapshots.push({ group, ref });
   }
 
   /** The promise every record encoded since the last batch was taken shares; starts the writer. */
@@ -191,8 +198,7 @@ export class WalLane {
       // same resolved batch) join this batch instead of the first one going out alone.
       this.running = true;
       queueMicrotask(() => void this.run());
-    }
-    else if (this.wake !== null && this.opts.sync.mode === 'batch' && this.fill.len >= this.maxBatchBytes()) this.wake();
+    } else if (this.wake !== null && this.fill.len >= this.maxBatchBytes()) this.wake();
     return p;
   }
 
@@ -241,13 +247,9 @@ export class WalLane {
     const count = this.fillCount;
     const waiter = this.fillWaiter!;
     const groupMax = this.fillGroupMax;
-    const hardStates = this.fillHardStates;
-    const snapshots = this.fillSnapshots;
     this.fillCount = 0;
     this.fillWaiter = null;
     this.fillGroupMax = new Map();
-    this.fillHardStates = [];
-    this.fillSnapshots = [];
     this.inflight = waiter;
     let file = this.active?.file ?? this.dir;
     try {
@@ -270,9 +272,7 @@ export class WalLane {
         const cur = seg.groupMax.get(g);
         if (cur === undefined || m > cur) seg.groupMax.set(g, m);
       }
-      for (const { group, hs } of hardStates) this.checkpointFor(group).hardState = hs;
-      for (const { group, ref } of snapshots) this.checkpointFor(group).snapshot = ref;
-      if (snapshots.length > 0) this.onDurable(snapshots);
+      this.applyToShadow(eb.buf, BATCH_HEADER_SIZE, eb.len);
     } catch (err) {
       const e = err instanceof StorageError ? err : writeFailure(err, `appending a batch of ${count} records to the WAL`, file);
       this.fail(e);
@@ -286,13 +286,32 @@ export class WalLane {
     waiter.resolve();
   }
 
-  private checkpointFor(group: number): CheckpointState {
-    let c = this.ckpt.get(group);
-    if (c === undefined) {
-      c = { hardState: null, snapshot: null };
-      this.ckpt.set(group, c);
+  /** Replays a written batch onto the shadow, exactly as recovery would. */
+  private applyToShadow(b: Buffer, start: number, end: number): void {
+    for (let off = start; off < end; off += RECORD_FRAME + b.readUInt32LE(off)) {
+      const type = b[off + 8];
+      const group = b.readUInt32LE(off + 12);
+      let gl = this.shadow.get(group);
+      if (gl === undefined) {
+        gl = new GroupLog(group);
+        this.shadow.set(group, gl);
+      }
+      let bad: string | number | null = null;
+      if (type === RecordType.Entry) bad = gl.appendEntry(readU64(b, off + 16), readU64(b, off + 24));
+      else {
+        const rec = decodeRecord(b, off);
+        if (typeof rec === 'string') bad = rec;
+        else if (rec.type === RecordType.HardState) bad = gl.setHardState(rec.hardState);
+        else if (rec.type === RecordType.Snapshot) {
+          const o = gl.applySnapshot(rec.ref, 'replay');
+          if (o !== 'kept-suffix' && o !== 'dropped-log' && o !== 'repointed' && o !== 'ignored') bad = o;
+        }
+      }
+      if (typeof bad === 'string') {
+        // The store validated this write before encoding it; disagreement is a bug, not bad input.
+        throw new StorageError('io', `internal error: a written batch does not replay (group ${group}: ${bad})`, { file: this.active?.file ?? this.dir });
+      }
     }
-    return c;
   }
 
   /** Stops the lane: queued appends reject with `err`; nothing more is written. */
@@ -331,13 +350,14 @@ export class WalLane {
 
   /**
    * Seals the active segment and starts the next one: rename the prepared file into place, write
-   * a checkpoint batch (every group's hard state and snapshot as of now), fdatasync, fsync the
-   * directory. Only then is the previous segment marked sealed (and so eligible for compaction).
+   * a checkpoint batch (every group's snapshot, log shape and hard state as on disk now),
+   * fdatasync, fsync the directory. Only then is the previous segment marked sealed.
    */
   private async rotate(): Promise<void> {
     const seq = this.nextSegSeq;
-    const prepared = this.prepared !== null && (await this.prepared.catch(() => null))?.seq === seq ? this.prepared : this.prepareSegment(seq);
+    let prepared = this.prepared;
     this.prepared = null;
+    if (prepared === null || (await prepared.catch(() => null)) === null) prepared = this.prepareSegment(seq);
     let seg: PreparedSegment;
     try {
       seg = await prepared;
@@ -350,9 +370,12 @@ export class WalLane {
       const cb = new EncodeBuffer(4096);
       cb.len = BATCH_HEADER_SIZE;
       let count = 0;
-      for (const [group, c] of this.ckpt) {
-        if (c.hardState !== null) (encodeHardState(cb, group, c.hardState), count++);
-        if (c.snapshot !== null) (encodeSnapshotRef(cb, group, c.snapshot, SnapshotFlags.Restated), count++);
+      for (const [group, gl] of this.shadow) {
+        if (gl.snapshot !== null) (encodeSnapshotRef(cb, group, gl.snapshot, SnapshotFlags.Restated), count++);
+        encodeLogState(cb, group, gl.shape);
+        count++;
+        const hs = gl.hardState;
+        if (hs.term !== 0 || hs.vote !== 0 || hs.commit !== 0) (encodeHardState(cb, group, hs), count++);
       }
       writeBatchHeader(cb.buf, 0, seg.salt, cb.len - BATCH_HEADER_SIZE, count, this.nextBatchSeq, BatchFlags.Checkpoint);
       await writeFully(seg.fd, cb.buf, 0, cb.len, SEGMENT_HEADER_SIZE);
@@ -383,12 +406,19 @@ export class WalLane {
     this.sealed.push({ seq: prev.seq, file: prev.file, groupMax: prev.groupMax });
   }
 
-  /** Deletes the oldest sealed segments for which `removable` holds, stopping at the first that
-   *  does not (so the WAL stays a contiguous run). Returns the deleted files. */
-  async dropSegments(removable: (s: SealedSegment) => boolean): Promise<string[]> {
+  /**
+   * Deletes the oldest sealed segments whose entries are all covered by their groups' snapshots
+   * on disk, stopping at the first that is still needed (the WAL stays one contiguous run).
+   * Recovery then starts at the next segment's checkpoint, which restates everything else.
+   */
+  async compact(): Promise<string[]> {
     const out: string[] = [];
-    while (this.sealed.length > 0 && removable(this.sealed[0]!)) {
+    // The newest segment on disk always stays: its checkpoint is where recovery would start.
+    while (this.sealed.length > (this.active === null ? 1 : 0)) {
       const s = this.sealed[0]!;
+      let needed = false;
+      for (const [g, max] of s.groupMax) if (max > (this.shadow.get(g)?.snapIndex ?? 0)) needed = true;
+      if (needed) break;
       await fs.promises.rm(s.file, { force: true });
       this.sealed.shift();
       out.push(s.file);

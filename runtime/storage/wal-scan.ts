@@ -40,6 +40,8 @@ export interface RecoveredSegment {
   readonly fileSize: number;
   /** Highest entry index per group found in this segment (for compaction). */
   readonly groupMax: Map<number, number>;
+  /** No valid batch at all: a segment whose start (rename, checkpoint) a crash interrupted. */
+  readonly empty: boolean;
 }
 
 export interface TornTail {
@@ -64,10 +66,12 @@ export interface LaneScan {
 }
 
 export interface ReplaySink {
-  /** Apply one record; return a reason string if it contradicts what was replayed so far. */
-  record(rec: DecodedRecord, file: string, offset: number): string | null;
-  /** Called after every batch; return a reason string if the state is inconsistent. */
-  batchEnd(): string | null;
+  /**
+   * Apply one record; return a reason string if it contradicts what was replayed so far.
+   * `checkpoint` is 'start' for the checkpoint replay begins at (the lane's first batch),
+   * 'restated' for later checkpoints, and null for ordinary batches.
+   */
+  record(rec: DecodedRecord, file: string, offset: number, checkpoint: 'start' | 'restated' | null): string | null;
 }
 
 const ZERO_CHUNK = Buffer.alloc(64 * 1024);
@@ -186,6 +190,7 @@ export async function scanLane(dir: string, sink: ReplaySink): Promise<LaneScan>
       if (first && (hdr.flags & BatchFlags.Checkpoint) === 0) {
         throw new CorruptionError(file, off, 'segment does not begin with a checkpoint batch');
       }
+      const checkpoint = !first ? null : batches === 0 ? 'start' : 'restated';
       first = false;
       let rOff = off + BATCH_HEADER_SIZE;
       for (let i = 0; i < hdr.count; i++) {
@@ -195,18 +200,19 @@ export async function scanLane(dir: string, sink: ReplaySink): Promise<LaneScan>
           const m = groupMax.get(rec.group);
           if (m === undefined || rec.entry.index > m) groupMax.set(rec.group, rec.entry.index);
         }
-        const bad = sink.record(rec, file, rOff);
+        const bad = sink.record(rec, file, rOff, checkpoint);
         if (bad !== null) throw new CorruptionError(file, rOff, `inconsistent with the data before it: ${bad}`);
         rOff += 8 + b.readUInt32LE(rOff);
         records++;
       }
-      const bad = sink.batchEnd();
-      if (bad !== null) throw new CorruptionError(file, off, `inconsistent after this batch: ${bad}`);
       batches++;
       expectSeq = hdr.seq + 1;
       off = rOff;
     }
-    segments.push({ seq, file, validEnd: tornTail && tornTail.file === file ? tornTail.offset : off, fileSize: b.length, groupMax });
+    if (first && !isLast) {
+      throw new CorruptionError(file, SEGMENT_HEADER_SIZE, 'segment has no checkpoint batch, yet later segments exist');
+    }
+    segments.push({ empty: first, seq, file, validEnd: tornTail && tornTail.file === file ? tornTail.offset : off, fileSize: b.length, groupMax });
   }
   if (unknownFiles.length > 0 && seqs.length === 0 && tempFiles.length === 0) {
     throw new StorageError('layout', `WAL directory ${dir} holds files that are not WAL segments: ${unknownFiles.join(', ')}`);
