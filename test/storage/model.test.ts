@@ -9,6 +9,8 @@ import { LogStore, type LogStoreOptions } from '../../runtime/storage/index.js';
 import { quiet, rmDir, tempDir, view } from './helpers.js';
 
 interface ModelGroup {
+  /** The store has recorded something for this group (only those are recovered). */
+  written: boolean;
   hardState: HardState;
   snapshot: { meta: { index: number; term: number; membership: Membership }; data: Uint8Array } | null;
   entries: Entry[];
@@ -38,6 +40,7 @@ function lastTerm(g: ModelGroup): number {
 
 function expected(model: Map<number, ModelGroup>): GroupDurableState[] {
   return [...model]
+    .filter(([, g]) => g.written)
     .sort((a, b) => a[0] - b[0])
     .map(([group, g]) => ({ group, hardState: g.hardState, snapshot: g.snapshot, entries: g.entries }));
 }
@@ -49,7 +52,7 @@ async function runModel(seed: number, steps: number, opts: LogStoreOptions): Pro
   const groupOf = (id: number): ModelGroup => {
     let g = model.get(id);
     if (!g) {
-      g = { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [] };
+      g = { written: false, hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [] };
       model.set(id, g);
     }
     return g;
@@ -78,6 +81,7 @@ async function runModel(seed: number, steps: number, opts: LogStoreOptions): Pro
         await store.append([{ group: id, hardState: hs, entries: es, snapshot: null }]);
         g.entries = [...g.entries.filter((e) => e.index < start), ...es];
         g.hardState = hs;
+        g.written = true;
       } else if (op < 65) {
         const commit = g.hardState.commit;
         if (commit > snapIndex(g)) {
@@ -87,6 +91,7 @@ async function runModel(seed: number, steps: number, opts: LogStoreOptions): Pro
           await store.saveSnapshot([{ group: id, meta: { index, term, membership } }], data);
           g.snapshot = { meta: { index, term, membership }, data };
           g.entries = g.entries.filter((e) => e.index > index);
+          g.written = true;
         }
       } else if (op < 72) {
         // A snapshot from a leader beyond our commit index: keeps the suffix only if it matches.
@@ -102,6 +107,7 @@ async function runModel(seed: number, steps: number, opts: LogStoreOptions): Pro
           g.entries = keep ? g.entries.filter((e) => e.index > index) : [];
           g.snapshot = { meta: { index, term, membership }, data };
           g.hardState = hs;
+          g.written = true;
         }
       } else if (op < 80) {
         compacted += (await store.compact()).segmentsDeleted.length;
@@ -116,6 +122,7 @@ async function runModel(seed: number, steps: number, opts: LogStoreOptions): Pro
         const hs = { ...g.hardState, commit: g.hardState.commit + rng.nextInt(lastIndex(g) - g.hardState.commit + 1) };
         await store.append([{ group: id, hardState: hs, entries: [], snapshot: null }]);
         g.hardState = hs;
+        g.written = true;
       }
     }
     await store.close();
