@@ -8,7 +8,7 @@
 //   await store.close();
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Entry, GroupDurableState, GroupWrite, HardState, Membership, SnapshotMeta } from '../protocols/api.js';
+import type { Entry, GroupDurableState, GroupWrite, Membership, SnapshotMeta } from '../protocols/api.js';
 import { readChecksummedFile, writeChecksummedFileAtomic } from './atomic-file.js';
 import { crc32c } from './crc32c.js';
 import { CorruptionError, StorageError, writeFailure } from './errors.js';
@@ -80,13 +80,8 @@ export interface StoreStats {
   readonly lanes: ReadonlyArray<LaneStats & { readonly lane: string; readonly sealedSegments: number }>;
 }
 
-interface StagedWrite {
-  readonly group: number;
-  readonly hardState: HardState | null;
-  readonly entries: readonly Entry[];
-  readonly snap: SnapshotRef | null;
-  readonly snapMode: 'received' | 'local';
-}
+/** What stage() applies: the writes, and for each the snapshot ref (file already assigned). */
+type SnapMode = 'received' | 'local';
 
 interface ReplayGroup {
   readonly log: GroupLog;
@@ -498,17 +493,15 @@ export class LogStore {
   private appendNow(writes: readonly GroupWrite[], refs: ReadonlyArray<SnapshotRef | null> | null): Promise<void> {
     const bad = this.unusable();
     if (bad !== null) return Promise.reject(bad);
-    const items: StagedWrite[] = [];
     for (let k = 0; k < writes.length; k++) {
       const w = writes[k]!;
       if (w === null || typeof w !== 'object' || !isGroupId(w.group) || !Array.isArray(w.entries)) {
         return Promise.reject(new StorageError('invalid-write', `writes[${k}] is not a GroupWrite (group must be a u32, entries an array)`));
       }
-      items.push({ group: w.group, hardState: w.hardState ?? null, entries: w.entries, snap: refs?.[k] ?? null, snapMode: 'received' });
     }
-    const err = this.stage(items);
+    const err = this.stage(writes, refs, 'received');
     if (err !== null) return Promise.reject(err);
-    return this.commitStaged(items);
+    return this.commitStaged(writes, refs);
   }
 
   /** A snapshot received from a leader: its file is written and published before the WAL record. */
@@ -533,8 +526,7 @@ export class LogStore {
       }
       // Validate against the current state before writing any file (nothing is committed yet).
       for (const w of writes) if (w === null || typeof w !== 'object' || !isGroupId(w.group) || !Array.isArray(w.entries)) throw new StorageError('invalid-write', 'a write is not a GroupWrite');
-      const items = writes.map((w, k) => ({ group: w.group, hardState: w.hardState ?? null, entries: w.entries, snap: refs[k] ?? null, snapMode: 'received' as const }));
-      const err = this.stage(items);
+      const err = this.stage(writes, refs, 'received');
       this.releaseStaged();
       if (err !== null) throw err;
       for (let k = 0; k < writes.length; k++) {
@@ -586,22 +578,18 @@ export class LogStore {
    * Applies `items` to scratch copies of their groups' state. On success the copies are left in
    * `this.staged` for commitStaged(); on failure they are released and nothing has changed.
    */
-  private stage(items: readonly StagedWrite[]): StorageError | null {
+  private stage(writes: readonly GroupWrite[], refs: ReadonlyArray<SnapshotRef | null> | null, mode: SnapMode): StorageError | null {
     this.staged.length = 0;
-    this.skipBelow.length = items.length;
-    this.outcomes.length = items.length;
-    for (let k = 0; k < items.length; k++) {
-      const w = items[k]!;
+    this.skipBelow.length = writes.length;
+    this.outcomes.length = writes.length;
+    for (let k = 0; k < writes.length; k++) {
+      const w = writes[k]!;
       let gl: GroupLog | undefined;
       for (const s of this.staged) if (s.group === w.group) gl = s;
       if (gl === undefined) {
         gl = this.takeScratch(w.group);
         this.staged.push(gl);
       }
-      const fail = (reason: string): StorageError => {
-        this.releaseStaged();
-        return badWrite(w.group, reason);
-      };
       try {
         this.laneOfGroup(w.group);
       } catch (e) {
@@ -609,9 +597,10 @@ export class LogStore {
         return e instanceof StorageError ? e : new StorageError('layout', `group ${w.group}: cannot place its WAL: ${(e as Error).message}`, { cause: e });
       }
       this.outcomes[k] = null;
-      if (w.snap !== null) {
-        const o = gl.applySnapshot(w.snap, w.snapMode);
-        if (o !== 'kept-suffix' && o !== 'dropped-log' && o !== 'repointed' && o !== 'ignored') return fail(o);
+      const ref = refs === null ? null : (refs[k] ?? null);
+      if (ref !== null) {
+        const o = gl.applySnapshot(ref, mode);
+        if (o !== 'kept-suffix' && o !== 'dropped-log' && o !== 'repointed' && o !== 'ignored') return this.refuse(w.group, o);
         this.outcomes[k] = o;
       }
       this.skipBelow[k] = gl.snapIndex;
@@ -619,25 +608,31 @@ export class LogStore {
       for (let i = 0; i < es.length; i++) {
         const e = es[i]!;
         if (e === null || typeof e !== 'object' || !(e.data instanceof Uint8Array) || !(e.type === 0 || e.type === 1 || e.type === 2 || e.type === 3)) {
-          return fail(`entries[${i}] is not an Entry (data must be a Uint8Array, type 0..3)`);
+          return this.refuse(w.group, `entries[${i}] is not an Entry (data must be a Uint8Array, type 0..3)`);
         }
-        if (i > 0 && e.index !== es[i - 1]!.index + 1) return fail(`entries are not contiguous (${es[i - 1]!.index} then ${e.index})`);
+        if (i > 0 && e.index !== es[i - 1]!.index + 1) return this.refuse(w.group, `entries are not contiguous (${es[i - 1]!.index} then ${e.index})`);
         const r = gl.appendEntry(e.index, e.term);
-        if (typeof r === 'string') return fail(r);
+        if (typeof r === 'string') return this.refuse(w.group, r);
       }
-      if (w.hardState !== null) {
-        if (typeof w.hardState !== 'object') return fail('hardState must be an object or null');
-        const r = gl.setHardState(w.hardState);
-        if (r !== null) return fail(r);
+      const hs = w.hardState ?? null;
+      if (hs !== null) {
+        if (typeof hs !== 'object') return this.refuse(w.group, 'hardState must be an object or null');
+        const r = gl.setHardState(hs);
+        if (r !== null) return this.refuse(w.group, r);
       }
       const c = gl.checkCommit();
-      if (c !== null) return fail(c);
+      if (c !== null) return this.refuse(w.group, c);
     }
     return null;
   }
 
+  private refuse(group: number, reason: string): StorageError {
+    this.releaseStaged();
+    return badWrite(group, reason);
+  }
+
   /** Makes the staged state current and encodes the records; returns their durability promise. */
-  private commitStaged(items: readonly StagedWrite[]): Promise<void> {
+  private commitStaged(writes: readonly GroupWrite[], refs: ReadonlyArray<SnapshotRef | null> | null): Promise<void> {
     for (const gl of this.staged) {
       const old = this.groups.get(gl.group);
       this.groups.set(gl.group, gl);
@@ -646,12 +641,13 @@ export class LogStore {
     this.staged.length = 0;
     const touched = this.touched;
     touched.length = 0;
-    for (let k = 0; k < items.length; k++) {
-      const w = items[k]!;
+    for (let k = 0; k < writes.length; k++) {
+      const w = writes[k]!;
       const lane = this.laneOfGroup(w.group);
       let wrote = false;
-      if (w.snap !== null && this.outcomes[k] !== 'ignored') {
-        lane.addSnapshot(w.group, w.snap);
+      const ref = refs === null ? null : (refs[k] ?? null);
+      if (ref !== null && this.outcomes[k] !== 'ignored') {
+        lane.addSnapshot(w.group, ref);
         wrote = true;
       }
       const skip = this.skipBelow[k]!;
@@ -661,8 +657,9 @@ export class LogStore {
           wrote = true;
         }
       }
-      if (w.hardState !== null) {
-        lane.addHardState(w.group, w.hardState);
+      const hs = w.hardState ?? null;
+      if (hs !== null) {
+        lane.addHardState(w.group, hs);
         wrote = true;
       }
       if (wrote && !touched.includes(lane)) touched.push(lane);
@@ -699,16 +696,11 @@ export class LogStore {
       if (m !== null) throw badWrite(t.group, m);
     }
     const id = this.nextSnapId++;
-    const provisional = (size: number, crc: number): StagedWrite[] =>
-      targets.map((t) => ({
-        group: t.group,
-        hardState: null,
-        entries: [],
-        snap: { index: t.meta.index, term: t.meta.term, membership: t.meta.membership, fileId: id, size, crc },
-        snapMode: 'local' as const,
-      }));
+    const writes: GroupWrite[] = targets.map((t) => ({ group: t.group, hardState: null, entries: [], snapshot: null }));
+    const refsFor = (size: number, crc: number): SnapshotRef[] =>
+      targets.map((t) => ({ index: t.meta.index, term: t.meta.term, membership: t.meta.membership, fileId: id, size, crc }));
     // Fail fast, before streaming a large image, if the metadata cannot be accepted now.
-    const early = this.stage(provisional(0, 0));
+    const early = this.stage(writes, refsFor(0, 0), 'local');
     this.releaseStaged();
     if (early !== null) throw early;
     this.inProgressSnaps.add(id);
@@ -719,13 +711,13 @@ export class LogStore {
       } catch (e) {
         throw e instanceof StorageError ? e : writeFailure(e, 'writing a snapshot (the previous snapshot is intact)', snapshotFileName(this.snapDir, id));
       }
-      const items = provisional(info.size, info.crc);
+      const refs = refsFor(info.size, info.crc);
       const durable = await this.ordered(async () => {
         const bad2 = this.unusable();
         if (bad2 !== null) throw bad2;
-        const err = this.stage(items);
+        const err = this.stage(writes, refs, 'local');
         if (err !== null) throw err;
-        return { p: this.commitStaged(items) };
+        return { p: this.commitStaged(writes, refs) };
       }).catch(async (e: unknown) => {
         await fs.promises.rm(info.file, { force: true }).catch(() => undefined);
         throw e;
