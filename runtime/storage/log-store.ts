@@ -153,15 +153,23 @@ export class LogStore {
     const t0 = performance.now();
     const opts = resolveOptions(options);
     const dir = path.resolve(dirArg);
-    await LogStore.ensureManifest(dir);
+    const ro = opts.readOnly;
+    await LogStore.ensureManifest(dir, ro);
     const walRoot = path.join(dir, 'wal');
     const snapDir = path.join(dir, 'snap');
-    await fs.promises.mkdir(walRoot, { recursive: true });
-    await fs.promises.mkdir(snapDir, { recursive: true });
+    if (!ro) {
+      await fs.promises.mkdir(walRoot, { recursive: true });
+      await fs.promises.mkdir(snapDir, { recursive: true });
+    }
+    const listDir = async (d: string): Promise<fs.Dirent[]> =>
+      fs.promises.readdir(d, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
+        if (ro && e.code === 'ENOENT') return [];
+        throw e;
+      });
 
     // Which lanes exist: every directory under wal/ plus relocated ones.
     const laneDirs = new Map<string, string>();
-    for (const d of await fs.promises.readdir(walRoot, { withFileTypes: true })) {
+    for (const d of await listDir(walRoot)) {
       if (d.isDirectory()) laneDirs.set(d.name, path.join(walRoot, d.name));
     }
     for (const [name, d] of Object.entries(opts.laneDirs)) {
@@ -233,10 +241,13 @@ export class LogStore {
       const last = scan.segments[scan.segments.length - 1];
       if (scan.tornTail !== null) {
         const t = scan.tornTail;
-        const msg = `WAL lane "${lane}": discarded an incomplete last write of ${t.discardedBytes} bytes at byte offset ${t.offset} of ${t.file} (${t.reason}); it was never acknowledged`;
+        const verb = ro ? 'found (read-only: not cut)' : 'discarded';
+        const msg = `WAL lane "${lane}": ${verb} an incomplete last write of ${t.discardedBytes} bytes at byte offset ${t.offset} of ${t.file} (${t.reason}); it was never acknowledged`;
         warnings.push(msg);
       }
-      if (last !== undefined && last.empty) {
+      if (ro) {
+        if (last !== undefined && scan.tornTail === null) zeroTailBytes = last.fileSize - last.validEnd;
+      } else if (last !== undefined && last.empty) {
         // Its creation never completed, so nothing in it was ever acknowledged; the previous
         // segment (if any) still holds the newest checkpoint.
         await fs.promises.rm(last.file);
@@ -253,12 +264,12 @@ export class LogStore {
           await fh.close();
         }
       }
-      for (const f of scan.tempFiles) {
+      for (const f of ro ? [] : scan.tempFiles) {
         await fs.promises.rm(f, { force: true });
         removedFiles.push(f);
       }
       for (const f of scan.unknownFiles) warnings.push(`WAL lane "${lane}": ignoring unexpected file ${f}`);
-      if (scan.tempFiles.length > 0) await fsyncDir(ldir);
+      if (!ro && scan.tempFiles.length > 0) await fsyncDir(ldir);
       const shadow = new Map<number, GroupLog>();
       for (const [g, rg] of replay) {
         if (rg.lane !== lane) continue;
@@ -280,11 +291,12 @@ export class LogStore {
     for (const rg of replay.values()) if (rg.log.snapshot !== null) referenced.add(rg.log.snapshot.fileId);
     let maxId = 0;
     let removedSnap = false;
-    for (const name of await fs.promises.readdir(snapDir)) {
+    for (const ent of await listDir(snapDir)) {
+      const name = ent.name;
       const id = parseSnapshotFileName(name);
       const full = path.join(snapDir, name);
       if (id !== null) maxId = Math.max(maxId, id);
-      if (name.endsWith('.tmp') || (id !== null && !referenced.has(id))) {
+      if (!ro && (name.endsWith('.tmp') || (id !== null && !referenced.has(id)))) {
         await fs.promises.rm(full, { force: true });
         removedFiles.push(full);
         removedSnap = true;
@@ -320,9 +332,10 @@ export class LogStore {
     return { store, recovered, report };
   }
 
-  private static async ensureManifest(dir: string): Promise<void> {
-    await fs.promises.mkdir(dir, { recursive: true });
+  private static async ensureManifest(dir: string, readOnly: boolean): Promise<void> {
     const file = path.join(dir, MANIFEST);
+    if (readOnly && !fs.existsSync(file)) throw new StorageError('layout', `${dir} is not a verdant log store (no ${MANIFEST} manifest)`);
+    await fs.promises.mkdir(dir, { recursive: true });
     if (fs.existsSync(file)) {
       const body = await readChecksummedFile(file);
       let m: { format?: unknown; version?: unknown };
@@ -448,6 +461,7 @@ export class LogStore {
 
   private unusable(): StorageError | null {
     if (this.failure !== null) return this.failure;
+    if (this.opts.readOnly) return new StorageError('closed', 'the log store was opened read-only');
     if (this.closed) return new StorageError('closed', 'the log store is closed');
     return null;
   }
@@ -768,6 +782,7 @@ export class LogStore {
    * the lane rotates to a new segment first.
    */
   compact(): Promise<CompactResult> {
+    if (this.opts.readOnly) return Promise.reject(new StorageError('closed', 'the log store was opened read-only'));
     const run = async (): Promise<CompactResult> => {
       const segmentsDeleted: string[] = [];
       for (const lane of this.lanes.values()) segmentsDeleted.push(...(await lane.compact()));

@@ -49,6 +49,11 @@ export interface LogStoreOptions {
   readonly compactOnSnapshot?: boolean;
   /** Receives recovery warnings (torn tail truncated, leftovers removed). Default: console.warn. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Inspect only: recover and report without changing anything on disk (no tail truncation, no
+   * cleanup, no manifest creation); every write rejects. For `verdant storage verify`.
+   */
+  readonly readOnly?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -59,10 +64,11 @@ export interface ResolvedOptions {
   readonly laneDirs: Readonly<Record<string, string>>;
   readonly compactOnSnapshot: boolean;
   readonly onWarning: (message: string) => void;
+  readonly readOnly: boolean;
 }
 
 export function resolveOptions(opts: LogStoreOptions): ResolvedOptions {
-  const { walLayout, onWarning, ...rest } = opts;
+  const { walLayout, onWarning, readOnly, ...rest } = opts;
   const parsed = storageConfigSchema.safeParse({ ...rest, ...(typeof walLayout === 'string' ? { walLayout } : {}) });
   if (!parsed.success) throw configErrorFromZod(parsed.error);
   const c = parsed.data;
@@ -91,5 +97,6 @@ export function resolveOptions(opts: LogStoreOptions): ResolvedOptions {
     laneDirs: c.laneDirs ?? {},
     compactOnSnapshot: c.compactOnSnapshot ?? true,
     onWarning: onWarning ?? ((m) => console.warn(`verdant storage: ${m}`)),
+    readOnly: readOnly === true,
   };
 }

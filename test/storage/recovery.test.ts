@@ -223,3 +223,39 @@ test('a CRC-valid record that contradicts committed data refuses to start', asyn
     rmDir(dir);
   }
 });
+
+test('read-only open (verdant storage verify) reports without changing anything', async () => {
+  const { execFileSync, spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'verdant.js');
+  const dir = tempDir('verify');
+  try {
+    const { store } = await LogStore.open(dir, { ...quiet, segmentBytes: 1 << 16 });
+    await store.append([write(0, entries(0, 1, 3, 1), { term: 1, vote: 1, commit: 2 })]);
+    await store.append([write(0, entries(0, 4, 4, 1), { term: 1, vote: 1, commit: 3 })]);
+    const { file, size } = await tailOf(store);
+    await store.close();
+    const full = fs.readFileSync(file);
+    fs.writeFileSync(file, full.subarray(0, size - 3)); // torn last write
+    const before = fs.readFileSync(file);
+    const r = await LogStore.open(dir, { ...quiet, readOnly: true });
+    assert.equal(r.report.lanes[0]!.tornTail?.file, file);
+    await assert.rejects(r.store.append([write(0, entries(0, 4, 4, 1))]), /read-only/);
+    await r.store.close();
+    assert.deepEqual(fs.readFileSync(file), before, 'read-only recovery did not cut the tail');
+    const out = execFileSync(process.execPath, [cli, 'storage', 'verify', dir], { encoding: 'utf8' });
+    assert.match(out, /OK \(1 groups/);
+    assert.match(out, /group 0: term 1 vote 1 commit 2, snapshot at 0, entries 1\.\.3 \(3\)/);
+    assert.match(out, /torn tail at byte/);
+    // A flipped byte in the first batch: exit 1 with file and offset.
+    const bad = Buffer.from(before);
+    bad[64 + 32 + 20] = bad[64 + 32 + 20]! ^ 0x10;
+    fs.writeFileSync(file, bad);
+    const res = spawnSync(process.execPath, [cli, 'storage', 'verify', dir], { encoding: 'utf8' });
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, new RegExp(`storage corruption: .*${path.basename(file)} at byte offset \\d+`));
+    assert.deepEqual(fs.readFileSync(file), bad);
+  } finally {
+    rmDir(dir);
+  }
+});
