@@ -1,4 +1,4 @@
-// `npm run bench -- wal [--seconds S] [--rounds R] [--dir DIR]`
+// `npm run bench -- wal [--seconds S] [--rounds R] [--dir DIR]` (defaults: 2 s, 3 rounds)
 // Durable append throughput and latency of the WAL (1 KB entries, fdatasync on) for 1, 8 and 64
 // concurrent appenders, with segment preallocation by fallocate, by zero-fill and off, side by
 // side (interleaved rounds, because the machine is shared and noisy). Also: the raw fdatasync
@@ -67,25 +67,34 @@ async function appendRun(root: string, prealloc: PreallocateMode, concurrency: n
   return { appends, seconds: elapsed, latenciesUs: latencies, fsyncs: s1.fsyncs - s0.fsyncs, records: s1.records - s0.records, batches: s1.batches - s0.batches };
 }
 
-async function fsyncLatency(root: string, mode: PreallocateMode, n: number): Promise<{ p50Us: number; p99Us: number }> {
-  const file = path.join(root, `fsync-${mode}`);
-  const fd = fs.openSync(file, 'w+');
+/** write(1 KB) + fdatasync in files prepared each way, interleaved sample by sample. */
+async function fsyncLatency(root: string, modes: PreallocateMode[], n: number): Promise<Record<string, unknown>> {
+  const files = modes.map((m) => path.join(root, `fsync-${m}`));
+  const fds = files.map((f) => fs.openSync(f, 'w+'));
   try {
-    await preallocate(fd, 0, 64 << 20, mode, file);
-    fs.fsyncSync(fd);
-    const buf = Buffer.alloc(1024 + 64, 1);
-    const lat = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const t = performance.now();
-      fs.writeSync(fd, buf, 0, buf.length, i * buf.length);
-      fs.fdatasyncSync(fd);
-      lat[i] = (performance.now() - t) * 1000;
+    for (let k = 0; k < modes.length; k++) {
+      await preallocate(fds[k]!, 0, 64 << 20, modes[k]!, files[k]!);
+      fs.fsyncSync(fds[k]!);
     }
-    lat.sort();
-    return { p50Us: r1(pct(lat, 0.5)), p99Us: r1(pct(lat, 0.99)) };
+    const buf = Buffer.alloc(1024 + 64, 1);
+    const lat = modes.map(() => new Float64Array(n));
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < modes.length; k++) {
+        const t = performance.now();
+        fs.writeSync(fds[k]!, buf, 0, buf.length, i * buf.length);
+        fs.fdatasyncSync(fds[k]!);
+        lat[k]![i] = (performance.now() - t) * 1000;
+      }
+    }
+    const out: Record<string, unknown> = {};
+    modes.forEach((m, k) => {
+      const l = lat[k]!.sort();
+      out[m] = { p50Us: r1(pct(l, 0.5)), p99Us: r1(pct(l, 0.99)) };
+    });
+    return out;
   } finally {
-    fs.closeSync(fd);
-    fs.rmSync(file, { force: true });
+    fds.forEach((fd) => fs.closeSync(fd));
+    files.forEach((f) => fs.rmSync(f, { force: true }));
   }
 }
 
@@ -143,15 +152,15 @@ async function hardStateCost(root: string, n: number): Promise<Record<string, un
 }
 
 export default async function wal(args: string[]): Promise<Record<string, unknown>> {
-  const seconds = Number(arg(args, 'seconds', '1.5'));
-  const rounds = Number(arg(args, 'rounds', '2'));
+  const seconds = Number(arg(args, 'seconds', '2'));
+  const rounds = Number(arg(args, 'rounds', '3'));
   const root = fs.mkdtempSync(path.join(arg(args, 'dir', os.tmpdir()), 'verdant-bench-wal-'));
   const modes: PreallocateMode[] = ['fallocate', 'zero-fill', 'off'];
   const concurrencies = [1, 8, 64];
   try {
+    const loadBefore = os.loadavg()[0]!;
     log(`fdatasync latency of ${root} ...`);
-    const fsync: Record<string, unknown> = {};
-    for (const m of modes) fsync[m] = await fsyncLatency(root, m, 400);
+    const fsync = await fsyncLatency(root, modes, 1000);
 
     const acc = new Map<string, RunResult[]>();
     for (let round = 0; round < rounds; round++) {
@@ -204,6 +213,9 @@ export default async function wal(args: string[]): Promise<Record<string, unknow
       seconds,
       rounds,
       dir: root,
+      // The 1-minute load average before and after: this machine is shared; read ratios, not absolutes.
+      loadavg1: { before: r1(loadBefore), after: r1(os.loadavg()[0]!) },
+      cores: os.availableParallelism(),
       fdatasyncOnly: fsync,
       durableAppends: appends,
       unsafeNoSync64: { appendsPerSec: Math.round(none.appends / none.seconds), p50Us: r1(pct(noneLat, 0.5)), p99Us: r1(pct(noneLat, 0.99)) },
