@@ -120,6 +120,8 @@ export class LogStore {
   private readonly recoveredLanes: Map<string, RecoveredLane>;
   private nextSnapId: number;
   private readonly inProgressSnaps = new Set<number>();
+  /** Snapshot files open through readSnapshot(), with a count of readers. */
+  private readonly pinnedSnaps = new Map<number, number>();
   private failure: StorageError | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -745,27 +747,64 @@ export class LogStore {
     }
   }
 
-  /** The latest snapshot of `group` as a verified stream (to restore from or send to a peer). */
+  /**
+   * The latest snapshot of `group` as a verified stream (to restore from or send to a peer). The
+   * image file is kept while the stream is open: iterate it to the end, or call `return()` on
+   * the iterator, to release it.
+   */
   readSnapshot(group: number): { readonly meta: SnapshotMeta; readonly size: number; readonly stream: AsyncIterable<Uint8Array> } | null {
     const ref = this.groups.get(group)?.snapshot ?? null;
     if (ref === null) return null;
     const file = snapshotFileName(this.snapDir, ref.fileId);
-    return {
-      meta: { index: ref.index, term: ref.term, membership: ref.membership },
-      size: ref.size,
-      stream: readSnapshotStream(file, { id: ref.fileId, size: ref.size, crc: ref.crc }),
+    const id = ref.fileId;
+    this.pinnedSnaps.set(id, (this.pinnedSnaps.get(id) ?? 0) + 1);
+    const unpin = (): void => {
+      const n = (this.pinnedSnaps.get(id) ?? 1) - 1;
+      if (n <= 0) this.pinnedSnaps.delete(id);
+      else this.pinnedSnaps.set(id, n);
     };
+    async function* pinned(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* readSnapshotStream(file, { id, size: ref!.size, crc: ref!.crc });
+      } finally {
+        unpin();
+      }
+    }
+    const gen = pinned();
+    const ret = gen.return.bind(gen);
+    // return() before the first next() does not run the generator's finally: release here too.
+    let released = false;
+    gen.return = (v: unknown) => {
+      if (!released) {
+        released = true;
+        unpin();
+      }
+      return ret(v as undefined);
+    };
+    const next = gen.next.bind(gen);
+    gen.next = (...a: [] | [unknown]) => {
+      released = true; // from here on the generator's finally releases
+      return next(...a);
+    };
+    return { meta: { index: ref.index, term: ref.term, membership: ref.membership }, size: ref.size, stream: gen };
   }
 
-  /** Deletes snapshot files that neither the current nor the durable state of any group uses. */
+  /** Whether snapshot file `id` may still be needed (decided at the moment of deletion). */
+  private snapshotInUse(id: number): boolean {
+    if (this.inProgressSnaps.has(id) || (this.pinnedSnaps.get(id) ?? 0) > 0) return true;
+    for (const gl of this.groups.values()) if (gl.snapshot?.fileId === id) return true;
+    for (const l of this.lanes.values()) for (const gl of l.shadow.values()) if (gl.snapshot?.fileId === id) return true;
+    return false;
+  }
+
+  /** Deletes snapshot files that neither the current nor the on-disk state of any group uses. */
   private async collectSnapshots(): Promise<string[]> {
-    const keep = new Set<number>(this.inProgressSnaps);
-    for (const gl of this.groups.values()) if (gl.snapshot !== null) keep.add(gl.snapshot.fileId);
-    for (const l of this.lanes.values()) for (const gl of l.shadow.values()) if (gl.snapshot !== null) keep.add(gl.snapshot.fileId);
     const out: string[] = [];
     for (const name of await fs.promises.readdir(this.snapDir)) {
       const id = parseSnapshotFileName(name);
-      if (id === null || keep.has(id)) continue;
+      // Checked per file, right before deleting it: a snapshot published while we list is in
+      // progress (or referenced) by the time it appears in the listing.
+      if (id === null || this.snapshotInUse(id)) continue;
       const f = path.join(this.snapDir, name);
       await fs.promises.rm(f, { force: true });
       out.push(f);

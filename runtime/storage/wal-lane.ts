@@ -391,6 +391,7 @@ export class WalLane {
       this.active = { seq, file, fd: seg.fd, salt: seg.salt, size, dataStart: size, groupMax: new Map() };
       if (prev !== null) await this.seal(prev);
     } catch (err) {
+      if (this.active?.fd !== seg.fd) fs.close(seg.fd, () => undefined);
       throw writeFailure(err, `starting WAL segment ${seq}`, file);
     }
     if (this.opts.preallocate !== 'off') this.prepared = this.prepareSegment(this.nextSegSeq);

@@ -218,3 +218,26 @@ test('a snapshot received from a leader replaces a conflicting log and keeps a m
     rmDir(dir);
   }
 });
+
+test('an image being read stays until its reader is done, even when a newer snapshot replaces it', async () => {
+  const dir = tempDir('pin');
+  try {
+    const { store } = await LogStore.open(dir, quiet);
+    await store.append([write(0, entries(0, 1, 10, 1), { term: 1, vote: 0, commit: 10 })]);
+    const img1 = image(700_000, 21);
+    await store.saveSnapshot([{ group: 0, meta: { index: 4, term: 1, membership } }], img1);
+    const reading = store.readSnapshot(0)!;
+    const unused = store.readSnapshot(0)!;
+    await store.saveSnapshot([{ group: 0, meta: { index: 8, term: 1, membership } }], image(1000, 22));
+    assert.equal(snapFiles(dir).length, 2, 'the old image is pinned by its readers');
+    const parts: Buffer[] = [];
+    for await (const p of reading.stream) parts.push(Buffer.from(p));
+    assert.ok(Buffer.concat(parts).equals(img1));
+    await (unused.stream as AsyncGenerator<Uint8Array>).return(undefined);
+    await store.compact();
+    assert.equal(snapFiles(dir).length, 1, 'released once both readers are done');
+    await store.close();
+  } finally {
+    rmDir(dir);
+  }
+});
