@@ -1,4 +1,4 @@
-// `npm run bench -- wal [--seconds S] [--rounds R] [--dir DIR]` (defaults: 2 s, 3 rounds)
+// `npm run bench -- wal [--seconds S] [--rounds R] [--dir DIR]` (defaults: 1 s, 5 rounds)
 // Durable append throughput and latency of the WAL (1 KB entries, fdatasync on) for 1, 8 and 64
 // concurrent appenders, with segment preallocation by fallocate, by zero-fill and off, side by
 // side (interleaved rounds, because the machine is shared and noisy). Also: the raw fdatasync
@@ -152,20 +152,21 @@ async function hardStateCost(root: string, n: number): Promise<Record<string, un
 }
 
 export default async function wal(args: string[]): Promise<Record<string, unknown>> {
-  const seconds = Number(arg(args, 'seconds', '2'));
-  const rounds = Number(arg(args, 'rounds', '3'));
+  const seconds = Number(arg(args, 'seconds', '1'));
+  const rounds = Number(arg(args, 'rounds', '5'));
   const root = fs.mkdtempSync(path.join(arg(args, 'dir', os.tmpdir()), 'verdant-bench-wal-'));
   const modes: PreallocateMode[] = ['fallocate', 'zero-fill', 'off'];
   const concurrencies = [1, 8, 64];
   try {
     const loadBefore = os.loadavg()[0]!;
     log(`fdatasync latency of ${root} ...`);
-    const fsync = await fsyncLatency(root, modes, 1000);
+    const fsync = await fsyncLatency(root, modes, 1500);
 
     const acc = new Map<string, RunResult[]>();
     for (let round = 0; round < rounds; round++) {
       for (const c of concurrencies) {
-        for (const m of modes) {
+        // Rotate the order every round so slow drifts in the machine's load hit every variant.
+        for (const m of modes.map((_, k) => modes[(k + round) % modes.length]!)) {
           log(`round ${round + 1}/${rounds}: ${c} appenders, preallocate=${m}`);
           const r = await appendRun(root, m, c, seconds, 'always');
           const k = `${c}:${m}`;
