@@ -11,11 +11,21 @@ import { rmDir, tempDir } from './helpers.js';
 
 const writer = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'atomic-writer.js');
 
+/** SIGKILLs the writer once `ms` passed and it finished at least one replacement in this run. */
 function runAndKill(file: string, ms: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [writer, file], { stdio: ['ignore', 'pipe', 'inherit'] });
     let last = 0;
     let buf = '';
+    let readyAt = 0;
+    let killed = false;
+    const maybeKill = (): void => {
+      if (!killed && readyAt > 0 && last > 0 && performance.now() - readyAt >= ms) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    };
+    const poll = setInterval(maybeKill, 2);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {
       buf += d;
@@ -23,12 +33,16 @@ function runAndKill(file: string, ms: number): Promise<number> {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line === 'ready') setTimeout(() => child.kill('SIGKILL'), ms);
+        if (line === 'ready') readyAt = performance.now();
         else last = Number(line.split(' ')[1]);
       }
     });
     child.on('error', reject);
-    child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve(last) : reject(new Error('writer exited by itself'))));
+    child.on('exit', (_code, signal) => {
+      clearInterval(poll);
+      if (signal === 'SIGKILL') resolve(last);
+      else reject(new Error('writer exited by itself'));
+    });
   });
 }
 

@@ -17,13 +17,23 @@ interface Acks {
   count: number;
 }
 
-function runAndKill(dir: string, groups: number, killAfterMs: number): Promise<Acks> {
+/** Runs the writer and SIGKILLs it once `killAfterMs` passed AND it acknowledged `minAcks`
+ *  appends in this run (so a slow, loaded machine still kills it mid-load, not before it began). */
+function runAndKill(dir: string, groups: number, killAfterMs: number, minAcks: number): Promise<Acks> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [writer, dir, String(groups)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acks: Acks = { entries: new Map(), snapshot: 0, count: 0 };
     let buf = '';
     let stderr = '';
-    let timer: NodeJS.Timeout | undefined;
+    let readyAt = 0;
+    let killed = false;
+    const maybeKill = (): void => {
+      if (!killed && readyAt > 0 && performance.now() - readyAt >= killAfterMs && acks.count >= minAcks) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    };
+    const poll = setInterval(maybeKill, 5);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => {
       buf += d;
@@ -32,17 +42,18 @@ function runAndKill(dir: string, groups: number, killAfterMs: number): Promise<A
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         const [kind, g, i] = line.split(' ');
-        if (kind === 'ready' && timer === undefined) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+        if (kind === 'ready') readyAt = performance.now();
         else if (kind === 'ack') {
           acks.entries.set(Number(g), Math.max(acks.entries.get(Number(g)) ?? 0, Number(i)));
           acks.count++;
         } else if (kind === 'snap') acks.snapshot = Math.max(acks.snapshot, Number(i));
       }
+      maybeKill();
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      if (timer) clearTimeout(timer);
+      clearInterval(poll);
       if (signal !== 'SIGKILL') reject(new Error(`writer exited on its own (code ${code}): ${stderr}`));
       else resolve(acks);
     });
@@ -57,7 +68,7 @@ test('SIGKILL during a write load loses no acknowledged append', { timeout: 120_
     let everSnap = 0;
     let totalAcks = 0;
     for (let round = 0; round < 4; round++) {
-      const acks = await runAndKill(dir, groups, 300 + round * 150);
+      const acks = await runAndKill(dir, groups, 300 + round * 150, 60);
       totalAcks += acks.count;
       for (const [g, i] of acks.entries) everAcked.set(g, Math.max(everAcked.get(g) ?? 0, i));
       everSnap = Math.max(everSnap, acks.snapshot);
