@@ -28,6 +28,44 @@ function libcFallocate(): AsyncFallocate | null {
   return fallocateFn;
 }
 
+type Flock = (fd: number, op: number) => number;
+let flockFn: Flock | null | undefined;
+
+function libcFlock(): Flock | null {
+  if (flockFn !== undefined) return flockFn;
+  flockFn = null;
+  if (process.platform !== 'linux') return null;
+  try {
+    const req = createRequire(import.meta.url);
+    const koffi = req('koffi') as { load(name: string): { func(sig: string): unknown } };
+    flockFn = koffi.load('libc.so.6').func('int flock(int fd, int operation)') as Flock;
+  } catch {
+    flockFn = null;
+  }
+  return flockFn;
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+/**
+ * Takes an exclusive advisory lock (flock) on `file`, creating it. Returns the open fd that holds
+ * the lock (close it to release), null when locking is unavailable on this platform, or throws
+ * when another open store holds it.
+ */
+export function lockFile(file: string): { fd: number } | null {
+  const flock = libcFlock();
+  if (flock === null) return null;
+  const fd = fs.openSync(file, 'a+', 0o644);
+  if (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+    fs.closeSync(fd);
+    const e = new Error(`${file} is locked`) as NodeJS.ErrnoException;
+    e.code = 'EWOULDBLOCK';
+    throw e;
+  }
+  return { fd };
+}
+
 /** Whether `fallocate` mode can work here (libc reachable through koffi). */
 export function fallocateAvailable(): boolean {
   return libcFallocate() !== null;

@@ -12,15 +12,17 @@ import type { Entry, GroupDurableState, GroupWrite, Membership, SnapshotMeta } f
 import { readChecksummedFile, writeChecksummedFileAtomic } from './atomic-file.js';
 import { crc32c } from './crc32c.js';
 import { CorruptionError, StorageError, writeFailure } from './errors.js';
-import { fsyncDir, fsyncDirSync } from './fs-util.js';
+import { fsyncDir, fsyncDirSync, lockFile } from './fs-util.js';
 import { GroupLog, SKIPPED, type SnapshotOutcome } from './group-log.js';
 import { type LogStoreOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { parseSnapshotFileName, readSnapshotFile, readSnapshotStream, snapshotFileName, writeSnapshotFile } from './snapshot-file.js';
-import { type DecodedRecord, RecordType, type SnapshotRef } from './wal-format.js';
+import { type DecodedRecord, MAX_RECORD_BODY, RecordType, type SnapshotRef } from './wal-format.js';
 import { type LaneStats, type RecoveredLane, WalLane } from './wal-lane.js';
 import { type TornTail, scanLane } from './wal-scan.js';
 
 const MANIFEST = 'STORE';
+/** Largest entry the WAL accepts (recovery treats longer record lengths as damage). */
+export const MAX_ENTRY_BYTES = MAX_RECORD_BODY - 64;
 const MANIFEST_FORMAT = 'verdant-log-store';
 const MANIFEST_VERSION = 1;
 
@@ -129,6 +131,7 @@ export class LogStore {
   private gate = false;
   private readonly queue: Array<() => void> = [];
   private compactChain: Promise<unknown> = Promise.resolve();
+  private lock: { fd: number } | null = null;
   private appends = 0;
   // Reused scratch for staging so that a typical append allocates no GroupLog.
   private readonly pool: GroupLog[] = [];
@@ -157,6 +160,26 @@ export class LogStore {
     const dir = path.resolve(dirArg);
     const ro = opts.readOnly;
     await LogStore.ensureManifest(dir, ro);
+    // One writer per store: a second replica pointed at the same directory would interleave
+    // segments. Read-only inspection does not take the lock.
+    let lock: { fd: number } | null = null;
+    if (!ro) {
+      try {
+        lock = lockFile(path.join(dir, 'LOCK'));
+      } catch {
+        throw new StorageError('layout', `${dir} is in use by another open log store (its LOCK file is held); refusing to open it twice`);
+      }
+    }
+    try {
+      return await LogStore.recover(dir, opts, t0, lock);
+    } catch (err) {
+      if (lock !== null) fs.closeSync(lock.fd);
+      throw err;
+    }
+  }
+
+  private static async recover(dir: string, opts: ResolvedOptions, t0: number, lock: { fd: number } | null): Promise<OpenResult> {
+    const ro = opts.readOnly;
     const walRoot = path.join(dir, 'wal');
     const snapDir = path.join(dir, 'snap');
     if (!ro) {
@@ -310,6 +333,7 @@ export class LogStore {
     for (const w of warnings) opts.onWarning(w);
 
     const store = new LogStore(dir, opts, recoveredLanes, maxId + 1);
+    store.lock = lock;
     const recovered: GroupDurableState[] = [];
     for (const [g, rg] of [...replay].sort((a, b) => a[0] - b[0])) {
       store.groups.set(g, rg.log);
@@ -350,7 +374,7 @@ export class LogStore {
       if (m.version !== MANIFEST_VERSION) throw new StorageError('layout', `store format version ${String(m.version)} is not supported (this build: ${MANIFEST_VERSION})`, { file });
       return;
     }
-    const existing = (await fs.promises.readdir(dir)).filter((n) => n !== `${MANIFEST}.tmp`);
+    const existing = (await fs.promises.readdir(dir)).filter((n) => n !== `${MANIFEST}.tmp` && n !== 'LOCK');
     if (existing.length > 0) {
       throw new StorageError('layout', `${dir} is not empty and has no ${MANIFEST} manifest; refusing to use it as a log store (found: ${existing.slice(0, 5).join(', ')})`);
     }
@@ -626,6 +650,7 @@ export class LogStore {
         if (e === null || typeof e !== 'object' || !(e.data instanceof Uint8Array) || !(e.type === 0 || e.type === 1 || e.type === 2 || e.type === 3)) {
           return this.refuse(w.group, `entries[${i}] is not an Entry (data must be a Uint8Array, type 0..3)`);
         }
+        if (e.data.length > MAX_ENTRY_BYTES) return this.refuse(w.group, `entry ${e.index} is ${e.data.length} bytes; the WAL takes at most ${MAX_ENTRY_BYTES}`);
         if (i > 0 && e.index !== es[i - 1]!.index + 1) return this.refuse(w.group, `entries are not contiguous (${es[i - 1]!.index} then ${e.index})`);
         const r = gl.appendEntry(e.index, e.term);
         if (typeof r === 'string') return this.refuse(w.group, r);
@@ -872,6 +897,8 @@ export class LogStore {
       this.closed = true;
       await this.compactChain;
       for (const l of this.lanes.values()) await l.close();
+      if (this.lock !== null) fs.closeSync(this.lock.fd);
+      this.lock = null;
     })();
     return this.closing;
   }

@@ -218,3 +218,20 @@ test('an append with nothing to write resolves after earlier appends are durable
     rmDir(dir);
   }
 });
+
+test('a store cannot be opened twice for writing (advisory lock); read-only inspection can', async () => {
+  const dir = tempDir('lock');
+  try {
+    const a = await LogStore.open(dir, quiet);
+    await a.store.append([write(0, entries(0, 1, 2, 1))]);
+    await assert.rejects(LogStore.open(dir, quiet), (e: unknown) => e instanceof StorageError && e.code === 'layout' && /in use by another open log store/.test(e.message));
+    const ro = await LogStore.open(dir, { ...quiet, readOnly: true });
+    assert.equal(find(ro.recovered, 0).entries.length, 2);
+    await ro.store.close();
+    await a.store.close();
+    const b = await LogStore.open(dir, quiet);
+    await b.store.close();
+  } finally {
+    rmDir(dir);
+  }
+});
