@@ -151,6 +151,27 @@ async function hardStateCost(root: string, n: number): Promise<Record<string, un
   };
 }
 
+/** How long open() takes to recover a log of `n` 1 KB entries (written unsynced, then closed). */
+async function recoveryTime(root: string, n: number): Promise<Record<string, unknown>> {
+  const dir = fs.mkdtempSync(path.join(root, 'recover-'));
+  const { store } = await LogStore.open(dir, { sync: { mode: 'none' }, onWarning: () => undefined });
+  const data = Buffer.alloc(1024, 7);
+  for (let i = 1; i <= n; i += 100) {
+    const es: Entry[] = [];
+    for (let k = i; k < i + 100 && k <= n; k++) es.push({ index: k, term: 1, type: 0, data });
+    await store.append([{ group: 0, hardState: { term: 1, vote: 1, commit: es.at(-1)!.index }, entries: es, snapshot: null }]);
+  }
+  const bytes = store.stats().bytes;
+  await store.close();
+  const t = performance.now();
+  const r = await LogStore.open(dir, { onWarning: () => undefined });
+  const ms = performance.now() - t;
+  const got = r.recovered[0]?.entries.length ?? 0;
+  await r.store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { entries: got, walMB: r1(bytes / 1e6), openMs: r1(ms), MBps: r1(bytes / 1e6 / (ms / 1000)) };
+}
+
 export default async function wal(args: string[]): Promise<Record<string, unknown>> {
   const seconds = Number(arg(args, 'seconds', '1'));
   const rounds = Number(arg(args, 'rounds', '5'));
@@ -209,6 +230,8 @@ export default async function wal(args: string[]): Promise<Record<string, unknow
     const hardState = await hardStateCost(root, 300);
     log('crc32c ...');
     const crc = crcBench();
+    log('recovery time ...');
+    const recovery = await recoveryTime(root, 200_000);
     return {
       entryBytes: 1024,
       seconds,
@@ -221,6 +244,7 @@ export default async function wal(args: string[]): Promise<Record<string, unknow
       durableAppends: appends,
       unsafeNoSync64: { appendsPerSec: Math.round(none.appends / none.seconds), p50Us: r1(pct(noneLat, 0.5)), p99Us: r1(pct(noneLat, 0.99)) },
       hardState,
+      recovery,
       crc32c: crc,
     };
   } finally {

@@ -155,6 +155,25 @@ test('sync policies: batch resolves only when durable and batches more; none is 
   }
 });
 
+test('batch policy: a full batch (maxBatchBytes) is written without waiting for maxDelayMs', async () => {
+  const dir = tempDir('batchbytes');
+  try {
+    const { store } = await LogStore.open(dir, { ...quiet, sync: { mode: 'batch', maxDelayMs: 1000, maxBatchBytes: 8192 } });
+    // Creating the first segment happens on the first batch; get it out of the way.
+    await store.append([write(0, entries(0, 1, 1, 1))]);
+    const before = store.stats().batches;
+    let timedOut = false;
+    const timer = new Promise<void>((r) => setTimeout(() => ((timedOut = true), r()), 1000));
+    const big = store.append([write(0, entries(0, 2, 4, 1, 4096))]);
+    await Promise.race([big, timer]);
+    assert.equal(timedOut, false, 'the size trigger flushed before the 1000 ms delay');
+    assert.equal(store.stats().batches, before + 1);
+    await store.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
 test('options are validated with field paths', async () => {
   const dir = tempDir('options');
   try {
