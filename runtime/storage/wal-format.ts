@@ -259,8 +259,8 @@ export function decodeRecord(b: Buffer, off: number): DecodedRecord | string {
       const index = readU64(b, off + 16);
       const term = readU64(b, off + 24);
       if (index < 1 || term < 0) return 'entry index or term out of range';
-      // A copy: the caller owns entries independently of the segment buffer.
-      const data = new Uint8Array(b.subarray(off + ENTRY_HEADER, next));
+      // A copy, so entries do not pin the (preallocated, mostly empty) segment buffer.
+      const data = Buffer.from(b.subarray(off + ENTRY_HEADER, next));
       return { type, group, entry: { index, term, type: flags as EntryType, data } };
     }
     case RecordType.HardState: {
