@@ -117,14 +117,17 @@ export class GroupLog {
    * Installs a snapshot. `mode` says where it comes from:
    *  - 'local'    taken by this replica: must not be older than the current one and must agree
    *               with the log's term at its index; the following entries are kept.
+   *  - 'compacted' the core's own compaction snapshot (GroupWrite.compacted): like 'local', but one
+   *               that is not newer than the current snapshot is ignored (a leader's snapshot may
+   *               have overtaken it).
    *  - 'received' from a leader: a stale one is ignored; the log suffix is kept only when the
    *               log holds the snapshot's last entry with the same term.
    *  - 'replay'   re-reading the WAL: the same rules, and an older snapshot is damage.
    * Either way a snapshot may not contradict committed entries.
    */
-  applySnapshot(ref: SnapshotRef, mode: 'local' | 'received' | 'replay'): SnapshotOutcome | string {
-    if (ref.index < this.snapIndex || (ref.index === this.snapIndex && mode === 'received')) {
-      if (mode === 'received') return 'ignored';
+  applySnapshot(ref: SnapshotRef, mode: 'local' | 'compacted' | 'received' | 'replay'): SnapshotOutcome | string {
+    if (ref.index < this.snapIndex || (ref.index === this.snapIndex && (mode === 'received' || mode === 'compacted'))) {
+      if (mode === 'received' || mode === 'compacted') return 'ignored';
       return `snapshot at index ${ref.index} is older than the current snapshot at ${this.snapIndex}`;
     }
     if (ref.index === this.snapIndex) {
@@ -137,7 +140,7 @@ export class GroupLog {
     }
     const existing = this.termAt(ref.index);
     const keep = existing === ref.term;
-    if (mode === 'local' && !keep) {
+    if ((mode === 'local' || mode === 'compacted') && !keep) {
       return `local snapshot at index ${ref.index} (term ${ref.term}) does not match the log (term there: ${existing ?? 'none'}, last index ${this.lastIndex})`;
     }
     if (!keep && existing !== undefined && ref.index <= this.hardState.commit) {

@@ -8,7 +8,7 @@
 //   await store.close();
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Entry, GroupDurableState, GroupWrite, Membership, SnapshotMeta } from '../protocols/api.js';
+import type { Entry, GroupDurableState, GroupWrite, Membership, Snapshot, SnapshotMeta } from '../protocols/api.js';
 import { readChecksummedFile, writeChecksummedFileAtomic } from './atomic-file.js';
 import { crc32c } from './crc32c.js';
 import { CorruptionError, StorageError, writeFailure } from './errors.js';
@@ -82,8 +82,16 @@ export interface StoreStats {
   readonly lanes: ReadonlyArray<LaneStats & { readonly lane: string; readonly sealedSegments: number }>;
 }
 
-/** What stage() applies: the writes, and for each the snapshot ref (file already assigned). */
 type SnapMode = 'received' | 'local';
+/** Per write, the snapshot ref (file id already assigned) that stage() applies, or null. */
+type RefList = ReadonlyArray<SnapshotRef | null> | null;
+
+/**
+ * The raft branch extends GroupWrite with `compacted`: the core's own snapshot made by compact(),
+ * to persist as the group's latest snapshot (entries it covers may go; the state machine is NOT
+ * restored from it). Read structurally so this module works with and without that field.
+ */
+type WriteWithCompaction = GroupWrite & { readonly compacted?: Snapshot | null };
 
 interface ReplayGroup {
   readonly log: GroupLog;
@@ -138,6 +146,7 @@ export class LogStore {
   private readonly staged: GroupLog[] = [];
   private skipBelow: number[] = [];
   private outcomes: Array<SnapshotOutcome | null> = [];
+  private postOutcomes: Array<SnapshotOutcome | null> = [];
   private readonly touched: WalLane[] = [];
 
   private constructor(dir: string, opts: ResolvedOptions, recovered: LogStore['recoveredLanes'], nextSnapId: number) {
@@ -523,14 +532,16 @@ export class LogStore {
     if (bad !== null) return Promise.reject(bad);
     if (!Array.isArray(writes)) return Promise.reject(new StorageError('invalid-write', 'append() takes an array of GroupWrite'));
     this.appends++;
-    let hasSnapshot = false;
-    for (const w of writes) if (w !== null && typeof w === 'object' && w.snapshot != null) hasSnapshot = true;
-    if (hasSnapshot) return this.ordered(() => this.appendWithReceivedSnapshot(writes));
-    if (!this.gate && this.queue.length === 0) return this.appendNow(writes, null);
-    return this.ordered(() => this.appendNow(writes, null));
+    let images = false;
+    for (const w of writes) {
+      if (w !== null && typeof w === 'object' && (w.snapshot != null || (w as WriteWithCompaction).compacted != null)) images = true;
+    }
+    if (images) return this.ordered(() => this.appendWithImages(writes));
+    if (!this.gate && this.queue.length === 0) return this.appendNow(writes, null, null);
+    return this.ordered(() => this.appendNow(writes, null, null));
   }
 
-  private appendNow(writes: readonly GroupWrite[], refs: ReadonlyArray<SnapshotRef | null> | null): Promise<void> {
+  private appendNow(writes: readonly GroupWrite[], pre: RefList, post: RefList): Promise<void> {
     const bad = this.unusable();
     if (bad !== null) return Promise.reject(bad);
     for (let k = 0; k < writes.length; k++) {
@@ -539,50 +550,69 @@ export class LogStore {
         return Promise.reject(new StorageError('invalid-write', `writes[${k}] is not a GroupWrite (group must be a u32, entries an array)`));
       }
     }
-    const err = this.stage(writes, refs, 'received');
+    const err = this.stage(writes, pre, 'received', post);
     if (err !== null) return Promise.reject(err);
-    return this.commitStaged(writes, refs);
+    return this.commitStaged(writes, pre, post);
   }
 
-  /** A snapshot received from a leader: its file is written and published before the WAL record. */
-  private async appendWithReceivedSnapshot(writes: readonly GroupWrite[]): Promise<void> {
+  /** Checks a snapshot carried inside a GroupWrite and assigns it a file id (shared by identical images). */
+  private imageRef(snap: Snapshot, where: string, group: number, byData: Map<Uint8Array, { fileId: number; crc: number }>): SnapshotRef {
+    if (snap === null || typeof snap !== 'object' || !(snap.data instanceof Uint8Array) || snap.meta === null || typeof snap.meta !== 'object') {
+      throw new StorageError('invalid-write', `${where} must have meta and data (Uint8Array)`);
+    }
+    const m = checkMembership(snap.meta.membership);
+    if (m !== null) throw badWrite(group, m);
+    let f = byData.get(snap.data);
+    if (f === undefined) {
+      f = { fileId: this.nextSnapId++, crc: crc32c(snap.data) };
+      byData.set(snap.data, f);
+    }
+    return { index: snap.meta.index, term: snap.meta.term, membership: snap.meta.membership, fileId: f.fileId, size: snap.data.length, crc: f.crc };
+  }
+
+  /**
+   * Writes carrying state-machine images: a snapshot received from a leader (`snapshot`) or the
+   * core's own compaction snapshot (`compacted`). Each image file is written and published before
+   * the WAL records that point at it; later appends wait (in order) until then.
+   */
+  private async appendWithImages(writes: readonly GroupWrite[]): Promise<void> {
     this.gate = true;
     const written: number[] = [];
     let durable: Promise<void>;
     try {
-      const refs: Array<SnapshotRef | null> = [];
+      for (const w of writes) if (w === null || typeof w !== 'object' || !isGroupId(w.group) || !Array.isArray(w.entries)) throw new StorageError('invalid-write', 'a write is not a GroupWrite');
+      const byData = new Map<Uint8Array, { fileId: number; crc: number }>();
+      const pre: Array<SnapshotRef | null> = [];
+      const post: Array<SnapshotRef | null> = [];
       for (let k = 0; k < writes.length; k++) {
-        const s = writes[k]?.snapshot ?? null;
-        if (s === null) {
-          refs.push(null);
-          continue;
-        }
-        if (!(s.data instanceof Uint8Array) || s.meta === null || typeof s.meta !== 'object') {
-          throw new StorageError('invalid-write', `writes[${k}].snapshot must have meta and data (Uint8Array)`);
-        }
-        const m = checkMembership(s.meta.membership);
-        if (m !== null) throw badWrite(writes[k]!.group, m);
-        refs.push({ index: s.meta.index, term: s.meta.term, membership: s.meta.membership, fileId: this.nextSnapId++, size: s.data.length, crc: crc32c(s.data) });
+        const w = writes[k]!;
+        const c = (w as WriteWithCompaction).compacted ?? null;
+        pre.push(w.snapshot != null ? this.imageRef(w.snapshot, `writes[${k}].snapshot`, w.group, byData) : null);
+        post.push(c !== null ? this.imageRef(c, `writes[${k}].compacted`, w.group, byData) : null);
       }
       // Validate against the current state before writing any file (nothing is committed yet).
-      for (const w of writes) if (w === null || typeof w !== 'object' || !isGroupId(w.group) || !Array.isArray(w.entries)) throw new StorageError('invalid-write', 'a write is not a GroupWrite');
-      const err = this.stage(writes, refs, 'received');
+      const err = this.stage(writes, pre, 'received', post);
       this.releaseStaged();
       if (err !== null) throw err;
+      const needed = new Map<number, Uint8Array>();
       for (let k = 0; k < writes.length; k++) {
-        const ref = refs[k];
-        if (ref == null || this.outcomes[k] === 'ignored') continue;
-        this.inProgressSnaps.add(ref.fileId);
-        written.push(ref.fileId);
+        const w = writes[k]!;
+        if (pre[k] != null && this.outcomes[k] !== 'ignored') needed.set(pre[k]!.fileId, w.snapshot!.data);
+        if (post[k] != null && this.postOutcomes[k] !== 'ignored') needed.set(post[k]!.fileId, (w as WriteWithCompaction).compacted!.data);
+      }
+      for (const [fileId, data] of needed) {
+        this.inProgressSnaps.add(fileId);
+        written.push(fileId);
+        const crc = byData.get(data)!.crc;
         try {
-          const info = await writeSnapshotFile(this.snapDir, ref.fileId, writes[k]!.snapshot!.data);
-          if (info.crc !== ref.crc || info.size !== ref.size) throw new StorageError('io', 'snapshot file checksum changed while writing (was the data mutated?)', { file: info.file });
+          const info = await writeSnapshotFile(this.snapDir, fileId, data);
+          if (info.crc !== crc || info.size !== data.length) throw new StorageError('io', 'snapshot image changed while it was written (was the data mutated?)', { file: info.file });
         } catch (e) {
-          throw e instanceof StorageError ? e : writeFailure(e, 'writing a received snapshot', snapshotFileName(this.snapDir, ref.fileId));
+          throw e instanceof StorageError ? e : writeFailure(e, 'writing a snapshot image (nothing of this append was written)', snapshotFileName(this.snapDir, fileId));
         }
       }
       // The state may only have changed through this gate, so the validation above still holds.
-      durable = this.appendNow(writes, refs);
+      durable = this.appendNow(writes, pre, post);
     } catch (e) {
       for (const id of written) {
         this.inProgressSnaps.delete(id);
@@ -597,7 +627,8 @@ export class LogStore {
     } finally {
       for (const id of written) this.inProgressSnaps.delete(id);
     }
-    void this.collectSnapshots().catch(() => undefined);
+    // Images that this write made obsolete (rare: only appends that carry an image get here).
+    await this.collectSnapshots().catch(() => undefined);
   }
 
   private takeScratch(group: number): GroupLog {
@@ -615,13 +646,16 @@ export class LogStore {
   }
 
   /**
-   * Applies `items` to scratch copies of their groups' state. On success the copies are left in
+   * Applies `writes` to scratch copies of their groups' state, in the order replay will see the
+   * records: `pre` snapshot (received, or a local one from saveSnapshot), entries, hard state,
+   * `post` snapshot (the core's compaction snapshot). On success the copies are left in
    * `this.staged` for commitStaged(); on failure they are released and nothing has changed.
    */
-  private stage(writes: readonly GroupWrite[], refs: ReadonlyArray<SnapshotRef | null> | null, mode: SnapMode): StorageError | null {
+  private stage(writes: readonly GroupWrite[], pre: RefList, preMode: SnapMode, post: RefList): StorageError | null {
     this.staged.length = 0;
     this.skipBelow.length = writes.length;
     this.outcomes.length = writes.length;
+    this.postOutcomes.length = writes.length;
     for (let k = 0; k < writes.length; k++) {
       const w = writes[k]!;
       let gl: GroupLog | undefined;
@@ -637,9 +671,10 @@ export class LogStore {
         return e instanceof StorageError ? e : new StorageError('layout', `group ${w.group}: cannot place its WAL: ${(e as Error).message}`, { cause: e });
       }
       this.outcomes[k] = null;
-      const ref = refs === null ? null : (refs[k] ?? null);
+      this.postOutcomes[k] = null;
+      const ref = pre === null ? null : (pre[k] ?? null);
       if (ref !== null) {
-        const o = gl.applySnapshot(ref, mode);
+        const o = gl.applySnapshot(ref, preMode);
         if (o !== 'kept-suffix' && o !== 'dropped-log' && o !== 'repointed' && o !== 'ignored') return this.refuse(w.group, o);
         this.outcomes[k] = o;
       }
@@ -661,6 +696,12 @@ export class LogStore {
         const r = gl.setHardState(hs);
         if (r !== null) return this.refuse(w.group, r);
       }
+      const cref = post === null ? null : (post[k] ?? null);
+      if (cref !== null) {
+        const o = gl.applySnapshot(cref, 'compacted');
+        if (o !== 'kept-suffix' && o !== 'dropped-log' && o !== 'repointed' && o !== 'ignored') return this.refuse(w.group, `compacted: ${o}`);
+        this.postOutcomes[k] = o;
+      }
       const c = gl.checkCommit();
       if (c !== null) return this.refuse(w.group, c);
     }
@@ -673,7 +714,7 @@ export class LogStore {
   }
 
   /** Makes the staged state current and encodes the records; returns their durability promise. */
-  private commitStaged(writes: readonly GroupWrite[], refs: ReadonlyArray<SnapshotRef | null> | null): Promise<void> {
+  private commitStaged(writes: readonly GroupWrite[], pre: RefList, post: RefList): Promise<void> {
     for (const gl of this.staged) {
       const old = this.groups.get(gl.group);
       this.groups.set(gl.group, gl);
@@ -686,7 +727,7 @@ export class LogStore {
       const w = writes[k]!;
       const lane = this.laneOfGroup(w.group);
       let wrote = false;
-      const ref = refs === null ? null : (refs[k] ?? null);
+      const ref = pre === null ? null : (pre[k] ?? null);
       if (ref !== null && this.outcomes[k] !== 'ignored') {
         lane.addSnapshot(w.group, ref);
         wrote = true;
@@ -701,6 +742,11 @@ export class LogStore {
       const hs = w.hardState ?? null;
       if (hs !== null) {
         lane.addHardState(w.group, hs);
+        wrote = true;
+      }
+      const cref = post === null ? null : (post[k] ?? null);
+      if (cref !== null && this.postOutcomes[k] !== 'ignored') {
+        lane.addSnapshot(w.group, cref);
         wrote = true;
       }
       if (wrote && !touched.includes(lane)) touched.push(lane);
@@ -741,7 +787,7 @@ export class LogStore {
     const refsFor = (size: number, crc: number): SnapshotRef[] =>
       targets.map((t) => ({ index: t.meta.index, term: t.meta.term, membership: t.meta.membership, fileId: id, size, crc }));
     // Fail fast, before streaming a large image, if the metadata cannot be accepted now.
-    const early = this.stage(writes, refsFor(0, 0), 'local');
+    const early = this.stage(writes, refsFor(0, 0), 'local', null);
     this.releaseStaged();
     if (early !== null) throw early;
     this.inProgressSnaps.add(id);
@@ -756,9 +802,9 @@ export class LogStore {
       const durable = await this.ordered(async () => {
         const bad2 = this.unusable();
         if (bad2 !== null) throw bad2;
-        const err = this.stage(writes, refs, 'local');
+        const err = this.stage(writes, refs, 'local', null);
         if (err !== null) throw err;
-        return { p: this.commitStaged(writes, refs) };
+        return { p: this.commitStaged(writes, refs, null) };
       }).catch(async (e: unknown) => {
         await fs.promises.rm(info.file, { force: true }).catch(() => undefined);
         throw e;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededRng } from '../../runtime/protocols/rng.js';
-import type { Entry, GroupDurableState, HardState, Membership } from '../../runtime/protocols/api.js';
+import type { Entry, GroupDurableState, GroupWrite, HardState, Membership } from '../../runtime/protocols/api.js';
 import { LogStore, type LogStoreOptions } from '../../runtime/storage/index.js';
 import { quiet, rmDir, tempDir, view } from './helpers.js';
 
@@ -88,7 +88,12 @@ async function runModel(seed: number, steps: number, opts: LogStoreOptions): Pro
           const index = snapIndex(g) + 1 + rng.nextInt(commit - snapIndex(g));
           const term = termAt(g, index)!;
           const data = bytes(rng, rng.nextInt(3000));
-          await store.saveSnapshot([{ group: id, meta: { index, term, membership } }], data);
+          if (rng.nextInt(2) === 0) await store.saveSnapshot([{ group: id, meta: { index, term, membership } }], data);
+          else {
+            // The raft core's way: GroupWrite.compacted, in the same write as other changes.
+            const compacted = { meta: { index, term, membership }, data };
+            await store.append([{ group: id, hardState: null, entries: [], snapshot: null, compacted } as GroupWrite]);
+          }
           g.snapshot = { meta: { index, term, membership }, data };
           g.entries = g.entries.filter((e) => e.index > index);
           g.written = true;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptionError, LogStore, StorageError } from '../../runtime/storage/index.js';
 import { writeSnapshotFile } from '../../runtime/storage/snapshot-file.js';
-import type { Membership } from '../../runtime/protocols/api.js';
+import type { GroupWrite, Membership } from '../../runtime/protocols/api.js';
 import { entries, find, quiet, rmDir, segmentFiles, tempDir, write } from './helpers.js';
 
 const membership: Membership = { voters: [1, 2, 3], learners: [4] };
@@ -237,6 +237,40 @@ test('an image being read stays until its reader is done, even when a newer snap
     await store.compact();
     assert.equal(snapFiles(dir).length, 1, 'released once both readers are done');
     await store.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
+test("GroupWrite.compacted (the core's compaction snapshot) is persisted after the write's entries", async () => {
+  const dir = tempDir('compacted');
+  try {
+    const { store } = await LogStore.open(dir, quiet);
+    const img = image(5000, 31);
+    const cw = (group: number, index: number, data: Uint8Array, extra: Partial<GroupWrite> = {}): GroupWrite =>
+      ({ group, hardState: null, entries: [], snapshot: null, compacted: { meta: { index, term: 1, membership }, data }, ...extra }) as GroupWrite;
+    // Entries, commit and a compaction at 6 in one write: the compaction applies after them.
+    await store.append([cw(0, 6, img, { entries: entries(0, 1, 10, 1), hardState: { term: 1, vote: 0, commit: 8 } })]);
+    // Two groups compacted with the same image object share one file.
+    await store.append([write(1, entries(1, 1, 5, 1), { term: 1, vote: 0, commit: 5 })]);
+    const img2 = image(6000, 32);
+    await store.append([cw(0, 8, img2), cw(1, 4, img2)]);
+    assert.equal(snapFiles(dir).length, 1, 'old image gone, new one shared');
+    // A compaction not newer than the current snapshot is ignored; one beyond the log is refused.
+    await store.append([cw(0, 7, image(10, 33))]);
+    await assert.rejects(store.append([cw(0, 12, image(10, 34))]), (e: unknown) => e instanceof StorageError && /compacted: local snapshot at index 12/.test(e.message));
+    assert.equal(snapFiles(dir).length, 1);
+    await store.close();
+    const r = await LogStore.open(dir, quiet);
+    const g0 = find(r.recovered, 0);
+    assert.equal(g0.snapshot!.meta.index, 8);
+    assert.ok(Buffer.from(g0.snapshot!.data).equals(img2));
+    assert.deepEqual(g0.entries.map((e) => e.index), [9, 10]);
+    const g1 = find(r.recovered, 1);
+    assert.equal(g1.snapshot!.meta.index, 4);
+    assert.ok(Buffer.from(g1.snapshot!.data).equals(img2));
+    assert.deepEqual(g1.entries.map((e) => e.index), [5]);
+    await r.store.close();
   } finally {
     rmDir(dir);
   }
