@@ -14,10 +14,11 @@ import { crc32c } from './crc32c.js';
 import { CorruptionError, StorageError, writeFailure } from './errors.js';
 import { fsyncDir, fsyncDirSync, lockFile } from './fs-util.js';
 import { GroupLog, SKIPPED, type SnapshotOutcome } from './group-log.js';
-import { type LogStoreOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type LogStoreOptions, type ResolvedOptions, resolveOptions, syncPolicySchema } from './options.js';
+import { configErrorFromZod } from '../common/config-error.js';
 import { parseSnapshotFileName, readSnapshotFile, readSnapshotStream, snapshotFileName, writeSnapshotFile } from './snapshot-file.js';
 import { type DecodedRecord, MAX_RECORD_BODY, RecordType, type SnapshotRef } from './wal-format.js';
-import { type LaneStats, type RecoveredLane, WalLane } from './wal-lane.js';
+import { type LaneStats, type RecoveredLane, type SyncPolicy, WalLane } from './wal-lane.js';
 import { type TornTail, scanLane } from './wal-scan.js';
 
 const MANIFEST = 'STORE';
@@ -122,7 +123,7 @@ function isGroupId(g: unknown): g is number {
 
 export class LogStore {
   readonly dir: string;
-  private readonly opts: ResolvedOptions;
+  private opts: ResolvedOptions;
   private readonly snapDir: string;
   private readonly groups = new Map<number, GroupLog>();
   private readonly lanes = new Map<string, WalLane>();
@@ -920,6 +921,25 @@ export class LogStore {
       lanes.push({ lane: l.name, ...l.stats, sealedSegments: l.sealed.length });
     }
     return { appends: this.appends, batches, records, bytes, fsyncs, lanes };
+  }
+
+  /**
+   * Changes the sync policy at run time (e.g. the controller trading latency for fewer syncs at
+   * low load). Applies from the next batch of every lane. Switching to 'none' logs a warning.
+   */
+  setSyncPolicy(sync: SyncPolicy): void {
+    const parsed = syncPolicySchema.safeParse(sync);
+    if (!parsed.success) throw configErrorFromZod(parsed.error);
+    if (parsed.data.mode === 'none' && this.opts.sync.mode !== 'none') {
+      this.opts.onWarning("sync mode switched to 'none' (UNSAFE): appends are acknowledged before they are durable");
+    }
+    this.opts = { ...this.opts, sync: parsed.data };
+    for (const l of this.lanes.values()) l.setSync(parsed.data);
+  }
+
+  /** The sync policy in force. */
+  get syncPolicy(): SyncPolicy {
+    return this.opts.sync;
   }
 
   /** Where each lane is writing: the active segment and its used size (for tools and tests). */

@@ -118,7 +118,7 @@ export interface RecoveredLane {
 export class WalLane {
   readonly name: string;
   readonly dir: string;
-  private readonly opts: LaneOptions;
+  private opts: LaneOptions;
   private active: ActiveSegment | null = null;
   readonly sealed: SealedSegment[];
   private nextSegSeq: number;
@@ -158,6 +158,12 @@ export class WalLane {
 
   get failed(): StorageError | null {
     return this.failure;
+  }
+
+  /** Takes effect from the next batch; a batch already waiting out its delay is woken. */
+  setSync(sync: SyncPolicy): void {
+    this.opts = { ...this.opts, sync };
+    if (this.wake !== null) this.wake();
   }
 
   // ------------------------------------------------------------ encoding (synchronous, in call order)

@@ -174,6 +174,31 @@ test('batch policy: a full batch (maxBatchBytes) is written without waiting for 
   }
 });
 
+test('the sync policy can be changed at run time', async () => {
+  const dir = tempDir('setsync');
+  try {
+    const { store } = await LogStore.open(dir, quiet);
+    assert.deepEqual(store.syncPolicy, { mode: 'always' });
+    assert.throws(() => store.setSyncPolicy({ mode: 'batch' } as never), /maxDelayMs/);
+    store.setSyncPolicy({ mode: 'batch', maxDelayMs: 30 });
+    const ps: Promise<void>[] = [];
+    for (let i = 1; i <= 20; i++) {
+      ps.push(store.append([write(0, entries(0, i, i, 1))]));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(ps);
+    const batched = store.stats().batches;
+    assert.ok(batched < 20, `batch policy in force: ${batched} batches for 20 spaced appends`);
+    store.setSyncPolicy({ mode: 'always' });
+    await store.close();
+    const r = await LogStore.open(dir, quiet);
+    assert.equal(find(r.recovered, 0).entries.length, 20);
+    await r.store.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
 test('options are validated with field paths', async () => {
   const dir = tempDir('options');
   try {
