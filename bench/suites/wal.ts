@@ -36,25 +36,43 @@ interface RunResult {
   batches: number;
 }
 
-async function appendRun(root: string, prealloc: PreallocateMode, concurrency: number, seconds: number, sync: 'always' | 'none'): Promise<RunResult> {
+interface RunOptions {
+  prealloc: PreallocateMode;
+  concurrency: number;
+  seconds: number;
+  sync: 'always' | 'none';
+  /** Appenders are spread over this many groups (default: one group per appender). */
+  groups?: number;
+  layout?: 'shared' | 'per-group';
+}
+
+async function appendRun(root: string, o: RunOptions): Promise<RunResult> {
   const dir = fs.mkdtempSync(path.join(root, 'run-'));
-  const { store } = await LogStore.open(dir, { preallocate: prealloc, sync: { mode: sync }, onWarning: () => undefined });
+  const groups = o.groups ?? o.concurrency;
+  const { store } = await LogStore.open(dir, {
+    preallocate: o.prealloc,
+    sync: { mode: o.sync },
+    walLayout: o.layout ?? 'shared',
+    segmentBytes: o.layout === 'per-group' ? 16 << 20 : 64 << 20,
+    onWarning: () => undefined,
+  });
   const data = Buffer.alloc(1024, 0x5a);
-  // Warm up: creates the first segment (and its preallocation) outside the measured window.
-  await store.append([{ group: 1000, hardState: null, entries: [{ index: 1, term: 1, type: 0, data }], snapshot: null }]);
+  // Warm up: creates the segments (and their preallocation) outside the measured window.
+  await store.append(Array.from({ length: groups }, (_, g) => ({ group: g, hardState: null, entries: [{ index: 1, term: 1, type: 0 as const, data }], snapshot: null })));
+  const next = new Array<number>(groups).fill(2);
   const s0 = store.stats();
   const latencies: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
+  const deadline = performance.now() + o.seconds * 1000;
   let appends = 0;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, g) => {
-      const e: { index: number; term: number; type: 0; data: Buffer } = { index: 0, term: 1, type: 0, data };
-      const writes = [{ group: g, hardState: null, entries: [e as Entry], snapshot: null }];
-      for (let i = 1; performance.now() < deadline; i++) {
-        e.index = i;
+    Array.from({ length: o.concurrency }, async (_, a) => {
+      const g = a % groups;
+      while (performance.now() < deadline) {
+        // Appenders of one group take consecutive indexes; staging is synchronous, so in order.
+        const e: Entry = { index: next[g]!++, term: 1, type: 0, data };
         const t = performance.now();
-        await store.append(writes);
+        await store.append([{ group: g, hardState: null, entries: [e], snapshot: null }]);
         latencies.push((performance.now() - t) * 1000);
         appends++;
       }
@@ -189,7 +207,7 @@ export default async function wal(args: string[]): Promise<Record<string, unknow
         // Rotate the order every round so slow drifts in the machine's load hit every variant.
         for (const m of modes.map((_, k) => modes[(k + round) % modes.length]!)) {
           log(`round ${round + 1}/${rounds}: ${c} appenders, preallocate=${m}`);
-          const r = await appendRun(root, m, c, seconds, 'always');
+          const r = await appendRun(root, { prealloc: m, concurrency: c, seconds, sync: 'always' });
           const k = `${c}:${m}`;
           acc.set(k, [...(acc.get(k) ?? []), r]);
         }
@@ -224,7 +242,22 @@ export default async function wal(args: string[]): Promise<Record<string, unknow
       appends[`${c}`] = row;
     }
     log('reference: sync=none (UNSAFE, no fdatasync), 64 appenders ...');
-    const none = await appendRun(root, 'fallocate', 64, seconds, 'none');
+    const none = await appendRun(root, { prealloc: 'fallocate', concurrency: 64, seconds, sync: 'none' });
+    log('layouts: 8 groups x 8 appenders, one shared WAL vs one WAL per group ...');
+    const lay: Record<string, RunResult[]> = { shared: [], 'per-group': [] };
+    for (let round = 0; round < rounds; round++) {
+      for (const layout of round % 2 === 0 ? (['shared', 'per-group'] as const) : (['per-group', 'shared'] as const)) {
+        lay[layout]!.push(await appendRun(root, { prealloc: 'fallocate', concurrency: 64, groups: 8, layout, seconds, sync: 'always' }));
+      }
+    }
+    const layouts: Record<string, unknown> = {};
+    for (const [k, rs] of Object.entries(lay)) {
+      const n = rs.reduce((x, r) => x + r.appends, 0);
+      const secs = rs.reduce((x, r) => x + r.seconds, 0);
+      const f = rs.reduce((x, r) => x + r.fsyncs, 0);
+      const lat = Float64Array.from(rs.flatMap((r) => r.latenciesUs)).sort();
+      layouts[k] = { appendsPerSec: Math.round(n / secs), fdatasyncsPerSec: Math.round(f / secs), recordsPerFdatasync: r1(rs.reduce((x, r) => x + r.records, 0) / Math.max(1, f)), p50Us: r1(pct(lat, 0.5)), p99Us: r1(pct(lat, 0.99)) };
+    }
     const noneLat = Float64Array.from(none.latenciesUs).sort();
     log('hard state: WAL record vs atomic file ...');
     const hardState = await hardStateCost(root, 300);
@@ -243,6 +276,7 @@ export default async function wal(args: string[]): Promise<Record<string, unknow
       fdatasyncOnly: fsync,
       durableAppends: appends,
       unsafeNoSync64: { appendsPerSec: Math.round(none.appends / none.seconds), p50Us: r1(pct(noneLat, 0.5)), p99Us: r1(pct(noneLat, 0.99)) },
+      layouts,
       hardState,
       recovery,
       crc32c: crc,
