@@ -1,6 +1,8 @@
 // Public surface of the storage module.
 export { LogStore } from './log-store.js';
-export type { OpenResult, RecoveryReport, LaneRecovery, SnapshotTarget, SavedSnapshot, CompactResult, StoreStats } from './log-store.js';
+export type { OpenResult, SnapshotTarget, SavedSnapshot, CompactResult, StoreStats } from './log-store.js';
+export { MAX_ENTRY_BYTES } from './log-store.js';
+export type { RecoveryReport, LaneRecovery } from './recovery.js';
 export type { LogStoreOptions, StorageConfig, WalLayout } from './options.js';
 export { storageConfigSchema } from './options.js';
 export type { SyncPolicy } from './wal-lane.js';
