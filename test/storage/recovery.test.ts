@@ -289,3 +289,39 @@ test('power-loss shapes of the last write (any sector missing, later ones presen
     rmDir(dir);
   }
 });
+
+test('a crash while starting a segment (renamed, checkpoint not durable) leaves nothing to lose', async () => {
+  const { encodeSegmentHeader } = await import('../../runtime/storage/wal-format.js');
+  const dir = tempDir('rotation');
+  try {
+    const o = await LogStore.open(dir, { ...quiet, segmentBytes: 1 << 16 });
+    await o.store.append([write(0, entries(0, 1, 3, 1), { term: 1, vote: 1, commit: 3 })]);
+    await o.store.close();
+    const laneDir = path.join(dir, 'wal', 'main');
+    const nextName = (n: number): string => path.join(laneDir, `${n.toString(16).padStart(16, '0')}.wal`);
+    for (const variant of ['header only', 'torn checkpoint'] as const) {
+      const n = segmentFiles(laneDir).length + 1;
+      const body = variant === 'header only' ? Buffer.alloc(4096) : Buffer.concat([Buffer.from([0x56, 0x42, 0x41, 0x54, 1, 2, 3, 4, 5]), Buffer.alloc(4000)]);
+      fs.writeFileSync(nextName(n), Buffer.concat([encodeSegmentHeader(n, 12345), body]));
+      fs.writeFileSync(nextName(n + 1) + '.tmp', Buffer.alloc(100));
+      const warnings: string[] = [];
+      const r = await LogStore.open(dir, { onWarning: (m) => warnings.push(m) });
+      assert.deepEqual(find(r.recovered, 0).entries.map((e) => e.index), [1, 2, 3], variant);
+      assert.ok(r.report.removedFiles.includes(nextName(n)), `${variant}: the unfinished segment was removed`);
+      assert.ok(r.report.removedFiles.includes(nextName(n + 1) + '.tmp'), `${variant}: the leftover temp segment was removed`);
+      assert.equal(warnings.length, variant === 'header only' ? 0 : 1, variant);
+      await r.store.append([write(0, entries(0, 4, 4, 1), { term: 1, vote: 1, commit: 4 })]);
+      await r.store.close();
+      const r2 = await LogStore.open(dir, quiet);
+      assert.equal(find(r2.recovered, 0).entries.length, 4, variant);
+      await r2.store.close();
+      // Reset to three entries for the next variant.
+      rmDir(dir);
+      const o2 = await LogStore.open(dir, { ...quiet, segmentBytes: 1 << 16 });
+      await o2.store.append([write(0, entries(0, 1, 3, 1), { term: 1, vote: 1, commit: 3 })]);
+      await o2.store.close();
+    }
+  } finally {
+    rmDir(dir);
+  }
+});
