@@ -8,13 +8,13 @@
 //   await store.close();
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Entry, GroupDurableState, GroupWrite, Membership, Snapshot, SnapshotMeta } from '../protocols/api.js';
+import { configErrorFromZod } from '../common/config-error.js';
+import type { GroupDurableState, GroupWrite, Membership, Snapshot, SnapshotMeta } from '../protocols/api.js';
 import { crc32c } from './crc32c.js';
 import { StorageError, writeFailure } from './errors.js';
 import { fsyncDir, fsyncDirSync, lockFile } from './fs-util.js';
 import { GroupLog, type SnapshotOutcome } from './group-log.js';
 import { type LogStoreOptions, type ResolvedOptions, resolveOptions, syncPolicySchema } from './options.js';
-import { configErrorFromZod } from '../common/config-error.js';
 import { parseSnapshotFileName, readSnapshotStream, snapshotFileName, writeSnapshotFile } from './snapshot-file.js';
 import { MAX_RECORD_BODY, type SnapshotRef } from './wal-format.js';
 import { type LaneStats, type RecoveredLane, type SyncPolicy, WalLane } from './wal-lane.js';
@@ -22,7 +22,6 @@ import { type RecoveredStore, type RecoveryReport, ensureManifest, recoverStore 
 
 /** Largest entry the WAL accepts (recovery treats longer record lengths as damage). */
 export const MAX_ENTRY_BYTES = MAX_RECORD_BODY - 64;
-
 
 export interface OpenResult {
   readonly store: LogStore;
@@ -66,7 +65,6 @@ type RefList = ReadonlyArray<SnapshotRef | null> | null;
  * restored from it). Read structurally so this module works with and without that field.
  */
 type WriteWithCompaction = GroupWrite & { readonly compacted?: Snapshot | null };
-
 
 function badWrite(group: number, reason: string): StorageError {
   return new StorageError('invalid-write', `group ${group}: ${reason} (nothing of this append was written)`);
