@@ -2,9 +2,9 @@
 //
 // Two implementations, chosen by length because `npm run bench -- wal` measured a crossover:
 // the native SSE4.2 one (@node-rs/crc32, prebuilt binaries) costs a fixed N-API call overhead
-// (~0.8 us here) plus a Buffer view, which loses to a table-driven JS loop for short records (hard
-// states, small entries: JS is 2-6x faster at 64-256 B) and wins from ~1 KB on (about 2x at 1 KB,
-// 5x at 4 KB, 10-20x at 64 KB). The JS loop is slice-by-16 and takes (start, end) so the hot path
+// (0.25-1 us here, with load) plus a Buffer view, which loses to a table-driven JS loop for short
+// records (hard states, small entries: JS 1.6-5x faster at 64-256 B) and wins from ~1 KB on (about
+// 1.5x at 1 KB, 5x at 4 KB, 8x at 64 KB; docs/storage.md has the runs). The JS loop is slice-by-16 and takes (start, end) so the hot path
 // computes record checksums in the encode buffer without allocating a view.
 import { createRequire } from 'node:module';
 
