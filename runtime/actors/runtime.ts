@@ -7,7 +7,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { monoMs } from './clock.js';
 import { defineActor, kindName, loadDefinition } from './define.js';
 import { ExecutorCore } from './executor.js';
-import type { LocalFactory } from './executor.js';
+import type { BatchCodec, LocalFactory } from './executor.js';
 import { currentTid, onlineCpus, probePinning } from './pinning.js';
 import { PlanError, validatePlan } from './plan.js';
 import type {
@@ -39,6 +39,11 @@ export interface RuntimeOptions {
    * shut the process down with exit code 70 (fail-stop).
    */
   readonly onFault?: (report: FaultReport) => void;
+  /**
+   * How message batches cross threads (default `clone`). `msgpack` is faster for plain-data
+   * messages; see BatchCodec for what it does not preserve.
+   */
+  readonly codec?: BatchCodec;
   /** How many migration records stats() keeps (default 1024). */
   readonly migrationHistory?: number;
 }
@@ -107,7 +112,7 @@ export class ActorRuntime {
     this.main = new ExecutorCore(0, mainTid, {
       emit: (ev) => this.onEvent(ev),
       localFactory: (idx) => this.locals.get(idx),
-    });
+    }, opts.codec ?? 'clone');
     this.execState.set(0, { cpus: null, pinned: false });
   }
 
@@ -342,7 +347,7 @@ export class ActorRuntime {
   }
 
   private async startWorker(index: number, cpus: readonly number[] | null): Promise<PinReply> {
-    const worker = new Worker(WORKER_URL, { workerData: { index, cpus, pin: cpus !== null } });
+    const worker = new Worker(WORKER_URL, { workerData: { index, cpus, pin: cpus !== null, codec: this.opts.codec ?? 'clone' } });
     const handle: WorkerHandle = { index, worker, pending: new Map(), info: { index, threadId: worker.threadId, tid: null, cpusAllowed: null, actors: [] }, exited: false };
     const ready = new Promise<InfoReply & { pin: PinReply }>((resolve, reject) => {
       worker.on('message', (m: WorkerOutbound) => {

@@ -1,6 +1,7 @@
 // Entry point of an executor's worker thread: pins itself, then serves coordinator requests.
 import { parentPort, workerData } from 'node:worker_threads';
 import { ExecutorCore } from './executor.js';
+import type { BatchCodec } from './executor.js';
 import { currentTid, pinCurrentThread, readCpusAllowed } from './pinning.js';
 import type { PinReply, WorkerInbound, WorkerOutbound } from './wire.js';
 
@@ -8,6 +9,7 @@ interface WorkerInit {
   readonly index: number;
   readonly cpus: readonly number[] | null;
   readonly pin: boolean;
+  readonly codec: BatchCodec;
 }
 
 const port = parentPort;
@@ -19,7 +21,7 @@ let pin: PinReply = { ok: false, error: 'not requested', cpusAllowed: readCpusAl
 if (init.pin) pin = await pinCurrentThread(init.cpus, tid);
 
 const post = (m: WorkerOutbound): void => port.postMessage(m);
-const core = new ExecutorCore(init.index, tid, { emit: (ev) => post({ ev }) });
+const core = new ExecutorCore(init.index, tid, { emit: (ev) => post({ ev }) }, init.codec);
 
 port.on('message', (m: WorkerInbound) => {
   core.handle(m.req).then(
