@@ -22,7 +22,13 @@ export interface SinkReport {
 }
 
 /** Sends `total` messages to a sink with at most `window` unacknowledged, or paces by timer. */
-export const source = defineActor<unknown, BenchMsg, { sent: Record<string, number> }>((ctx) => {
+interface SourceState {
+  sent: Record<string, number>;
+  closed: { sink: string; total: number; window: number; acked: number } | null;
+  pace: { sinks: string[]; perTick: number; ticks: number; done: number } | null;
+}
+
+export const source = defineActor<unknown, BenchMsg, SourceState>((ctx) => {
   let sent: Record<string, number> = {};
   let closed: { sink: string; total: number; window: number; acked: number } | null = null;
   let pace: { sinks: string[]; perTick: number; ticks: number; done: number } | null = null;
@@ -36,10 +42,13 @@ export const source = defineActor<unknown, BenchMsg, { sent: Record<string, numb
   return {
     receive(msg) {
       switch (msg.t) {
-        case 'run':
-          closed = { sink: msg.sink, total: msg.total, window: msg.window, acked: 0 };
+        case 'run': {
+          // Totals are per run; counters are cumulative across runs.
+          const base = sent[msg.sink] ?? 0;
+          closed = { sink: msg.sink, total: base + msg.total, window: msg.window, acked: base };
           pump();
           break;
+        }
         case 'ack':
           if (closed) {
             closed.acked = Math.max(closed.acked, msg.got);
@@ -67,9 +76,11 @@ export const source = defineActor<unknown, BenchMsg, { sent: Record<string, numb
           break;
       }
     },
-    snapshot: () => ({ sent }),
+    snapshot: () => ({ sent, closed, pace }),
     restore(s) {
       sent = s.sent;
+      closed = s.closed;
+      pace = s.pace;
     },
   };
 });
@@ -114,7 +125,7 @@ export const sink = defineActor<{ ballast?: number; sampleMs?: number }, BenchMs
           break;
         }
         case 'expect':
-          s.waits.push({ from: msg.from, total: msg.total, ackEvery: msg.ackEvery, replyTo: msg.replyTo });
+          s.waits.push({ from: msg.from, total: (s.expected[msg.from] ?? 0) + msg.total, ackEvery: msg.ackEvery, replyTo: msg.replyTo });
           break;
         case 'sample':
           s.samples.push([ctx.now(), s.received]);

@@ -687,8 +687,9 @@ export class ExecutorCore {
         return true;
       case 'expect': {
         if (req.kind) await this.preload([req.kind]);
+        // Park what arrives here for it until it does, but keep routing local sends to where it
+        // still runs: pointing them here would stall its input for the whole hand-over.
         if (!this.parked.has(req.idx)) this.parked.set(req.idx, []);
-        this.loc[req.idx] = this.index;
         return true;
       }
       case 'migrate':
@@ -753,7 +754,7 @@ export class ExecutorCore {
       threadId: nodeThreadId,
       tid: this.tid,
       cpusAllowed: readCpusAllowed(this.tid),
-      actors: [...this.cells.keys()],
+      actors: [...this.cells.values()].filter((c) => !isInternalId(c.id)).map((c) => c.idx),
     };
   }
 
@@ -764,7 +765,10 @@ export class ExecutorCore {
   collectStats(): StatsReply {
     let depth = 0;
     const actors: ActorStats[] = [];
+    let hosted = 0;
     for (const c of this.cells.values()) {
+      if (isInternalId(c.id)) continue;
+      hosted++;
       const d = c.mailbox.length / 2 + c.heldCount;
       depth += d;
       actors.push({
@@ -784,7 +788,7 @@ export class ExecutorCore {
     const executor: ExecutorStats = {
       index: this.index,
       tid: this.tid,
-      actors: this.cells.size,
+      actors: hosted,
       ...this.stats,
       mailboxDepth: depth,
       utilization: performance.eventLoopUtilization(this.eluStart).utilization,
@@ -809,4 +813,9 @@ export class ExecutorCore {
 function hasRuntimeRecord(buf: unknown[]): boolean {
   for (let i = 0; i < buf.length; i += REC) if (buf[i] === CTL_RECORD) return true;
   return false;
+}
+
+/** Ids starting with `$` belong to the runtime (`$external`, `$ask/N`) and are not reported. */
+export function isInternalId(id: string): boolean {
+  return id.startsWith('$');
 }

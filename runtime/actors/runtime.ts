@@ -6,7 +6,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { TransferListItem } from 'node:worker_threads';
 import { monoMs } from './clock.js';
 import { defineActor, kindName, loadDefinition } from './define.js';
-import { ExecutorCore } from './executor.js';
+import { ExecutorCore, isInternalId } from './executor.js';
 import type { BatchCodec, LocalFactory } from './executor.js';
 import { currentTid, onlineCpus, probePinning } from './pinning.js';
 import { PlanError, validatePlan } from './plan.js';
@@ -138,8 +138,9 @@ export class ActorRuntime {
   spawn<A>(spec: SpawnSpec<A>): Promise<void> {
     return this.serial(async () => {
       this.checkRunning();
-      if (this.actors.has(spec.id)) throw new Error(`actor '${spec.id}' already exists`);
       if (typeof spec.id !== 'string' || spec.id === '') throw new Error('actor id must be a non-empty string');
+      if (isInternalId(spec.id)) throw new Error(`actor id '${spec.id}': ids starting with '$' are reserved for the runtime`);
+      if (this.actors.has(spec.id)) throw new Error(`actor '${spec.id}' already exists`);
       const def = await loadDefinition(spec.kind);
       const executor = spec.executor ?? 0;
       if (!this.executorExists(executor)) throw new Error(`executor ${executor} does not exist (executors are 0..${this.workers.size})`);
@@ -257,7 +258,7 @@ export class ActorRuntime {
   private async applyUnlocked(input: unknown): Promise<ApplyResult> {
     this.checkRunning();
     const t0 = monoMs();
-    const cur = new Map([...this.actors].filter(([id]) => id !== EXTERNAL_ID).map(([id, a]) => [id, { executor: a.executor, pinnedMain: a.pinnedMain }] as const));
+    const cur = new Map([...this.actors].filter(([id]) => !isInternalId(id)).map(([id, a]) => [id, { executor: a.executor, pinnedMain: a.pinnedMain }] as const));
     const plan = validatePlan(input, { workers: this.workers.size, actors: cur, onlineCpus: this.online });
     const oldCount = this.workers.size;
     const started: number[] = [];
@@ -416,12 +417,12 @@ export class ActorRuntime {
         cpus: st.cpus,
         cpusAllowed: info.cpusAllowed,
         pinned: st.pinned,
-        actors: info.actors.map((i) => this.byIdx.get(i)?.id).filter((x): x is string => x !== undefined && x !== EXTERNAL_ID),
+        actors: info.actors.map((i) => this.byIdx.get(i)?.id).filter((x): x is string => x !== undefined),
       });
     }
     const actors: Record<string, { executor: number; kind: string; pinned: boolean }> = {};
     for (const a of this.actors.values()) {
-      if (a.id === EXTERNAL_ID) continue;
+      if (isInternalId(a.id)) continue;
       actors[a.id] = { executor: a.executor, kind: a.kind ? kindName(a.kind) : 'local', pinned: a.pinnedMain };
     }
     return { pid: process.pid, onlineCpus: this.online, pinning: this.pinning, executors, actors, planVersion: this.version };
@@ -434,7 +435,7 @@ export class ActorRuntime {
       try {
         const s = (await this.call(e, { t: 'stats' })) as StatsReply;
         executors.push(s.executor);
-        for (const a of s.actors) if (a.id !== EXTERNAL_ID) actors.push(a);
+        actors.push(...s.actors);
       } catch {
         /* retired while we asked */
       }
