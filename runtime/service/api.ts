@@ -15,6 +15,8 @@ import type { ByteReader, ByteWriter } from './bytes.js';
 export interface CommittedEntry {
   /** Position in the protocol's output sequence; strictly increasing across apply calls. */
   readonly index: number;
+  /** Ignored by the state machine; present so protocol Entries pass as they are. */
+  readonly term?: number;
   readonly type: EntryType;
   /** For Normal entries: a command batch (envelope.ts). Other types carry no command. */
   readonly data: Uint8Array;

@@ -275,6 +275,19 @@ export class ByteWriter {
     return Uint8Array.prototype.slice.call(this.buf, 0, this.pos) as Buffer;
   }
 
+  /**
+   * A copy of what was written as a plain Uint8Array. V8 keeps typed arrays of up to 64 bytes on
+   * its heap, which makes this several times cheaper than finish() for small results.
+   */
+  finishSmall(): Uint8Array {
+    const n = this.pos;
+    if (n > 64) return this.finish();
+    const out = new Uint8Array(n);
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) out[i] = buf[i]!;
+    return out;
+  }
+
   /** A view of what was written, valid only until the next write or reset. */
   view(): Buffer {
     return this.buf.subarray(0, this.pos);

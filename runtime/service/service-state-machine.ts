@@ -17,7 +17,7 @@ import { Consistency } from './api.js';
 import { asBuffer, ByteReader, ByteWriter, DecodeError } from './bytes.js';
 import { CommandKind, CommandParser, encodeStatusResult, readBatchHeader, ResultStatus } from './envelope.js';
 import { DROPPED_RESULT, resolveSessionConfig, SessionTable, type SessionConfig } from './sessions.js';
-import { endRecord, frameRecord, readRecords, RecordType, SnapshotError, snapshotPreamble } from './snapshot-format.js';
+import { endRecord, frameRecord, frameRecordParts, readRecords, RecordType, SnapshotError, snapshotPreamble } from './snapshot-format.js';
 
 export interface ServiceStateMachineOptions {
   /** Session rules. Replicated behaviour: every replica of a cluster must use the same values. */
@@ -214,7 +214,7 @@ export class ServiceStateMachine implements StateMachine {
       return encodeStatusResult(ResultStatus.Malformed, `${err.what}: ${err.reason} at byte ${err.offset - p.bodyStart}`);
     }
     this.counters.applied++;
-    return w.finish();
+    return w.finishSmall();
   }
 
   query(q: Uint8Array): Uint8Array {
@@ -255,7 +255,8 @@ export class ServiceStateMachine implements StateMachine {
       }
       for await (const rec of serviceRecords) {
         count++;
-        yield frameRecord(RecordType.Service, rec);
+        if (rec.length < 4096) yield frameRecord(RecordType.Service, rec);
+        else yield* frameRecordParts(RecordType.Service, rec);
       }
       yield endRecord(count);
     }

@@ -329,7 +329,6 @@ export function encodeKvQueryResult(res: KvQueryResult): Buffer {
     case 'scan': {
       const keysOnly = res.entries.length > 0 && res.entries.every((e) => e.value === null);
       w.u8(KvQueryOp.Scan).varint(res.revision).u8((res.more ? SCAN_MORE : 0) | (keysOnly ? SCAN_KEYS_ONLY : 0));
-      w.varint(res.entries.length);
       for (const e of res.entries) writeKvEntry(w, e);
       break;
     }
@@ -353,9 +352,11 @@ export function decodeKvQueryResult(body: Uint8Array): KvQueryResult {
       const flagsAt = r.pos;
       const flags = r.u8();
       if (flags & ~(SCAN_MORE | SCAN_KEYS_ONLY)) r.fail(`unknown scan result flags ${flags}`, flagsAt);
-      const count = r.varintMax(MAX_SCAN_LIMIT, 'scan result count');
       const entries: KvEntry[] = [];
-      for (let i = 0; i < count; i++) entries.push(readKvEntry(r, (flags & SCAN_KEYS_ONLY) === 0));
+      while (r.remaining > 0) {
+        if (entries.length === MAX_SCAN_LIMIT) r.fail(`more than ${MAX_SCAN_LIMIT} scan entries`);
+        entries.push(readKvEntry(r, (flags & SCAN_KEYS_ONLY) === 0));
+      }
       res = { op: 'scan', revision, entries, more: (flags & SCAN_MORE) !== 0 };
       break;
     }

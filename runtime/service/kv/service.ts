@@ -62,18 +62,24 @@ export class KvService implements Service {
         const vpos = r.skip(vlen, 'value');
         r.expectEnd();
         const key = latin1String(buf, kpos, kpos + klen);
-        const prev = this.store.put(key, buf, vpos, vlen);
-        out.u8(KvOp.Put).varint(this.store.revision);
-        writeOptional(out, flags & FLAG_PREV_KV ? prev : undefined, key);
+        const store = this.store;
+        // The result (with the previous entry) is written before the put, which may reuse the
+        // previous version's record. A put always advances the revision by one.
+        out.u8(KvOp.Put).varint(store.revision + 1);
+        if (flags & FLAG_PREV_KV) writeOptional(out, store.get(key), key);
+        else out.u8(0);
+        store.put(key, buf, vpos, vlen);
         return;
       }
       case KvOp.Delete: {
         if (flags & ~FLAG_PREV_KV) r.fail(`unknown delete flags ${flags}`, flagsAt);
         r.expectEnd();
         const key = latin1String(buf, kpos, kpos + klen);
-        const prev = this.store.delete(key);
-        out.u8(KvOp.Delete).varint(this.store.revision).u8(prev === undefined ? 0 : 1);
+        const store = this.store;
+        const prev = store.get(key);
+        out.u8(KvOp.Delete).varint(prev === undefined ? store.revision : store.revision + 1).u8(prev === undefined ? 0 : 1);
         writeOptional(out, flags & FLAG_PREV_KV ? prev : undefined, key);
+        store.delete(key);
         return;
       }
       case KvOp.Cas:
@@ -117,12 +123,9 @@ export class KvService implements Service {
       writeOptional(out, current, key);
       return;
     }
-    if (del) {
-      // A successful compare on "absent" with delete is a no-op success.
-      if (current !== undefined) store.delete(key);
-    } else {
-      store.put(key, r.buf, vpos, vlen);
-    }
+    // A successful compare on "absent" with delete is a no-op success.
+    if (del) store.delete(key);
+    else store.put(key, r.buf, vpos, vlen);
     out.u8(KvOp.Cas).u8(1).varint(store.revision).u8(0);
   }
 
@@ -158,24 +161,23 @@ export class KvService implements Service {
 
   private scan(start: string, end: string | undefined, limit: number, keysOnly: boolean, out: ByteWriter): void {
     out.u8(KvQueryOp.Scan).varint(this.store.revision);
-    // Flags and count are known only at the end: reserve a flags byte and write the entries into
-    // a second writer, then append.
+    // The flags (with "more") are known only at the end: reserve their byte. Entries follow until
+    // the end of the body, so no count is needed up front.
     const flagsAt = out.length;
     out.u8(0);
-    const body = new ByteWriter(4096);
+    const base = out.length;
     let count = 0;
     let more = false;
     this.store.scan(start, end, (key, v) => {
-      if (count === limit || (count > 0 && body.length >= MAX_SCAN_RESULT_BYTES)) {
+      if (count === limit || (count > 0 && out.length - base >= MAX_SCAN_RESULT_BYTES)) {
         more = true;
         return false;
       }
-      writeEntry(body, key, v, !keysOnly);
+      writeEntry(out, key, v, !keysOnly);
       count++;
       return true;
     });
     out.buf[flagsAt] = (more ? SCAN_MORE : 0) | (keysOnly ? SCAN_KEYS_ONLY : 0);
-    out.varint(count).bytes(body.view());
   }
 
   snapshot(): ServiceSnapshotRecords {
@@ -186,21 +188,16 @@ export class KvService implements Service {
         const meta = new ByteWriter(32);
         meta.u8(SNAPSHOT_META).u8(SNAPSHOT_VERSION).varint(view.revision).varint(view.keys);
         yield meta.finish();
-        const body = new ByteWriter(recordBytes + 1024);
-        let count = 0;
-        const flush = (): Buffer => {
-          const w = new ByteWriter(body.length + 16);
-          w.u8(SNAPSHOT_DATA).varint(count).bytes(body.view());
-          body.reset();
-          count = 0;
-          return w.finish();
-        };
+        const w = new ByteWriter(recordBytes + 1024);
+        w.u8(SNAPSHOT_DATA);
         for (const [key, v] of view.entries()) {
-          writeEntry(body, key, v, true);
-          count++;
-          if (body.length >= recordBytes) yield flush();
+          writeEntry(w, key, v, true);
+          if (w.length >= recordBytes) {
+            yield w.finish();
+            w.reset().u8(SNAPSHOT_DATA);
+          }
         }
-        if (count > 0) yield flush();
+        if (w.length > 1) yield w.finish();
       } finally {
         view.close();
       }
@@ -241,7 +238,7 @@ function writeOptional(w: ByteWriter, v: Version | undefined, key: string): void
 }
 
 //   meta record = 1:u8 version:u8(=1) revision:varint keyCount:varint
-//   data record = 2:u8 count:varint (key:lenBytes create mod version value:lenBytes)*count
+//   data record = 2:u8 (key:lenBytes create mod version value:lenBytes)* until the record's end
 class KvRestorer implements ServiceRestorer {
   private readonly builder: KvStoreBuilder;
   private revision = -1;
@@ -269,9 +266,8 @@ class KvRestorer implements ServiceRestorer {
       return;
     }
     if (tag !== SNAPSHOT_DATA) r.fail(`unexpected kv record tag ${tag}`, 0);
-    const count = r.varint();
     const b = this.builder;
-    for (let i = 0; i < count; i++) {
+    while (r.remaining > 0) {
       const at = r.pos;
       const klen = r.varintMax(MAX_KEY_BYTES, 'key length');
       if (klen === 0) r.fail('empty key', at);
@@ -289,7 +285,6 @@ class KvRestorer implements ServiceRestorer {
       if (b.count >= this.keyCount) r.fail(`more keys than the ${this.keyCount} announced`, at);
       b.add(key, r.buf, vpos, vlen, create, mod, version);
     }
-    r.expectEnd();
   }
 
   finish(): void {

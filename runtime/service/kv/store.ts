@@ -22,16 +22,19 @@ const NODE_SIZE = 64;
 
 export const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** One version of a key. `chunk === null` marks a deletion. */
+/**
+ * One version of a key. `chunk === null` marks a deletion. Immutable while any snapshot view may
+ * read it; with no view open, put() updates the current version in place to save an allocation.
+ */
 export class Version implements Placement {
   constructor(
     public chunk: Chunk | null,
     public off: number,
-    readonly len: number,
+    public len: number,
     readonly create: number,
-    readonly mod: number,
-    readonly version: number,
-    readonly epoch: number,
+    public mod: number,
+    public version: number,
+    public epoch: number,
     public prev: Version | null,
   ) {}
 
@@ -114,29 +117,44 @@ export class KvStore {
     return keep;
   }
 
-  /** Store src[start, start+len) under `key`; returns the replaced version, if any. */
-  put(key: string, src: Buffer, start: number, len: number): Version | undefined {
+  /** Store src[start, start+len) under `key`. Versions obtained earlier are invalid afterwards. */
+  put(key: string, src: Buffer, start: number, len: number): void {
     const rev = ++this.revision;
-    let slot = this.map.get(key);
+    const arena = this.arena;
+    const slot = this.map.get(key);
     if (slot === undefined) {
-      slot = new Slot(key, TOMBSTONE);
-      const chunk = this.arena.store(src, start, len, slot);
-      slot.rec = new Version(chunk, this.arena.lastOff, len, rev, rev, 1, this.epoch, null);
-      this.map.set(key, slot);
-      this.tree.set(key, slot);
-      return undefined;
+      const fresh = new Slot(key, TOMBSTONE);
+      const chunk = arena.store(src, start, len, fresh);
+      fresh.rec = new Version(chunk, arena.lastOff, len, rev, rev, 1, this.epoch, null);
+      this.map.set(key, fresh);
+      this.tree.set(key, fresh);
+      return;
     }
     const old = slot.rec;
-    const chunk = this.arena.store(src, start, len, slot);
-    slot.rec = new Version(chunk, this.arena.lastOff, len, old.create, rev, old.version + 1, this.epoch, this.link(old));
-    this.arena.release(old);
-    return old;
+    if (this.open.length === 0) {
+      // No snapshot can see `old`: reuse it rather than allocate (most writes take this path).
+      // Mark it not-live first so the cleaner, which may run inside store(), does not move it.
+      arena.release(old);
+      old.chunk = null;
+      old.chunk = arena.store(src, start, len, slot);
+      old.off = arena.lastOff;
+      old.len = len;
+      old.mod = rev;
+      old.version++;
+      old.epoch = this.epoch;
+      return;
+    }
+    // `old` stays live until the new value is placed (the cleaner may move it meanwhile; release
+    // then uses its new placement).
+    const chunk = arena.store(src, start, len, slot);
+    slot.rec = new Version(chunk, arena.lastOff, len, old.create, rev, old.version + 1, this.epoch, this.link(old));
+    arena.release(old);
   }
 
-  /** Delete `key`; returns the deleted version, or undefined when absent (revision unchanged). */
-  delete(key: string): Version | undefined {
+  /** Delete `key`; false when absent (the revision is then unchanged). */
+  delete(key: string): boolean {
     const slot = this.map.get(key);
-    if (slot === undefined) return undefined;
+    if (slot === undefined) return false;
     const rev = ++this.revision;
     const old = slot.rec;
     const prev = this.link(old);
@@ -144,7 +162,7 @@ export class KvStore {
     this.arena.release(old);
     this.map.delete(key);
     this.tree.delete(key);
-    return old;
+    return true;
   }
 
   /** Whether `v`'s value equals src[start, start+len). */
