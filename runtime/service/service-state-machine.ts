@@ -236,27 +236,15 @@ export class ServiceStateMachine implements StateMachine {
 
   snapshot(): SnapshotStream {
     this.counters.snapshots++;
-    return this.capture();
-  }
-
-  private capture(): SnapshotStream {
-    // Capture everything synchronously: later applies must not show up in this image.
-    const index = this.applied;
-    const header = this.encodeHeader();
-    const sessionRecords = this.sessions.encodeRecords(SESSION_RECORD_BYTES);
-    const serviceRecords = this.service.snapshot();
+    const { index, records } = this.capture();
     let used = false;
-    async function* generate(): AsyncGenerator<Uint8Array> {
-      let count = 1;
-      yield Buffer.concat([snapshotPreamble(), frameRecord(RecordType.Header, header)]);
-      for (const s of sessionRecords) {
+    async function* frame(): AsyncGenerator<Uint8Array> {
+      let count = 0;
+      yield snapshotPreamble();
+      for await (const [type, payload] of records) {
         count++;
-        yield frameRecord(RecordType.Sessions, s);
-      }
-      for await (const rec of serviceRecords) {
-        count++;
-        if (rec.length < 4096) yield frameRecord(RecordType.Service, rec);
-        else yield* frameRecordParts(RecordType.Service, rec);
+        if (payload.length < 4096) yield frameRecord(type, payload);
+        else yield* frameRecordParts(type, payload);
       }
       yield endRecord(count);
     }
@@ -265,9 +253,26 @@ export class ServiceStateMachine implements StateMachine {
       [Symbol.asyncIterator]() {
         if (used) throw new Error('a snapshot stream can be consumed only once');
         used = true;
-        return generate();
+        return frame();
       },
     };
+  }
+
+  /**
+   * The image as (type, payload) records. Everything is captured synchronously here, so later
+   * applies do not show up in it; the service's records are produced lazily from its view.
+   */
+  private capture(): { index: number; records: AsyncGenerator<[RecordType, Uint8Array]> } {
+    const index = this.applied;
+    const header = this.encodeHeader();
+    const sessionRecords = this.sessions.encodeRecords(SESSION_RECORD_BYTES);
+    const serviceRecords = this.service.snapshot();
+    async function* records(): AsyncGenerator<[RecordType, Uint8Array]> {
+      yield [RecordType.Header, header];
+      for (const s of sessionRecords) yield [RecordType.Sessions, s];
+      for await (const rec of serviceRecords) yield [RecordType.Service, rec];
+    }
+    return { index, records: records() };
   }
 
   //   header payload = name:string appliedIndex clockMs nextClientId window maxSessions ttlMs
@@ -358,8 +363,17 @@ export class ServiceStateMachine implements StateMachine {
   }
 
   async digest(): Promise<string> {
+    // Hash the payloads, marking where each kind of record starts but not where records were cut,
+    // so local record-size settings do not change the digest.
     const h = createHash('sha256');
-    for await (const chunk of this.capture()) h.update(chunk);
+    let section = -1;
+    for await (const [type, payload] of this.capture().records) {
+      if (type !== section) {
+        section = type;
+        h.update(Uint8Array.of(0xff, type));
+      }
+      h.update(payload);
+    }
     return h.digest('hex');
   }
 

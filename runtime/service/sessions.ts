@@ -158,7 +158,7 @@ export class SessionTable {
   }
 
   // ---- snapshot encoding ----
-  //   sessions record payload = count:varint session*count
+  //   sessions record payload = session* until the record's end
   //   session = id lastSeenMs acked nResults (seq resultLen result)*nResults   (all varints but result)
   // Sessions are written in LRU order and restored in that order, so eviction stays deterministic.
 
@@ -168,9 +168,7 @@ export class SessionTable {
     const body = new ByteWriter(4096);
     let count = 0;
     const flush = () => {
-      const w = new ByteWriter(body.length + 8);
-      w.varint(count).bytes(body.view());
-      out.push(w.finish());
+      out.push(body.finish());
       body.reset();
       count = 0;
     };
@@ -195,8 +193,7 @@ export class SessionTable {
 
   /** Decode one sessions record into `into` (a fresh table being rebuilt). */
   static decodeRecord(r: ByteReader, into: SessionTable): void {
-    const count = r.varint();
-    for (let i = 0; i < count; i++) {
+    while (r.remaining > 0) {
       const at = r.pos;
       const id = r.varint();
       const lastSeenMs = r.varint();

@@ -1,5 +1,6 @@
 // Test helpers: drive a KV state machine through real encoded entries, and a plain reference model
 // of the KV semantics to compare against.
+import fc from 'fast-check';
 import { EntryType } from '../../runtime/protocols/api.js';
 import type { CommandOutcome, Consistency } from '../../runtime/service/api.js';
 import { ByteReader } from '../../runtime/service/bytes.js';
@@ -187,3 +188,22 @@ export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer
   for await (const c of stream) parts.push(Buffer.from(c));
   return Buffer.concat(parts);
 }
+
+const keyArb = fc.constantFrom('a', 'b', 'c', 'ab', 'b\u0000', 'zz');
+const valArb = fc.constantFrom('', '1', '2', 'xyz');
+/** Random KV commands over a small key space, so they collide. */
+export const kvCommandArb: fc.Arbitrary<KvCommand> = fc.oneof(
+  fc.record({ op: fc.constant('put' as const), key: keyArb.map(b), value: valArb.map(b), prevKv: fc.boolean() }),
+  fc.record({ op: fc.constant('delete' as const), key: keyArb.map(b), prevKv: fc.boolean() }),
+  fc.record({
+    op: fc.constant('cas' as const),
+    key: keyArb.map(b),
+    compare: fc.oneof(
+      fc.constant({ kind: 'absent' as const }),
+      valArb.map((v) => ({ kind: 'value' as const, value: b(v) })),
+      fc.nat(12).map((revision) => ({ kind: 'mod-revision' as const, revision })),
+    ),
+    value: fc.option(valArb.map(b), { nil: null }),
+  }),
+);
+

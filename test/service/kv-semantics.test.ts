@@ -5,7 +5,7 @@ import { EntryType } from '../../runtime/protocols/api.js';
 import { Consistency } from '../../runtime/service/api.js';
 import { decodeResult, encodeBatch, encodeCommand, encodeQuery, ResultStatus } from '../../runtime/service/envelope.js';
 import { encodeKvCommand, KvOp, MAX_SCAN_LIMIT, type KvCommand } from '../../runtime/service/kv/index.js';
-import { b, kvResult, Model, Node, plain, plainResult, str } from './harness.js';
+import { b, kvCommandArb, kvResult, Model, Node, plain, plainResult, str } from './harness.js';
 
 test('put, get and delete track create/mod revisions and versions', () => {
   const n = new Node();
@@ -219,23 +219,6 @@ test('queries: linearizable and stale both answer from applied state; bad querie
   }
   assert.equal(decodeResult(n.sm.query(encodeQuery(Consistency.Stale, Buffer.from([3])))).status, ResultStatus.Ok);
 });
-
-const keyArb = fc.constantFrom('a', 'b', 'c', 'ab', 'b\u0000', 'zz');
-const valArb = fc.constantFrom('', '1', '2', 'xyz');
-export const kvCommandArb: fc.Arbitrary<KvCommand> = fc.oneof(
-  fc.record({ op: fc.constant('put' as const), key: keyArb.map(b), value: valArb.map(b), prevKv: fc.boolean() }),
-  fc.record({ op: fc.constant('delete' as const), key: keyArb.map(b), prevKv: fc.boolean() }),
-  fc.record({
-    op: fc.constant('cas' as const),
-    key: keyArb.map(b),
-    compare: fc.oneof(
-      fc.constant({ kind: 'absent' as const }),
-      valArb.map((v) => ({ kind: 'value' as const, value: b(v) })),
-      fc.nat(12).map((revision) => ({ kind: 'mod-revision' as const, revision })),
-    ),
-    value: fc.option(valArb.map(b), { nil: null }),
-  }),
-);
 
 test('property: results and state match the reference model for random command sequences', () => {
   fc.assert(

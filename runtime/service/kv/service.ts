@@ -19,7 +19,6 @@ import { KvStore, KvStoreBuilder, type Version } from './store.js';
 
 export const KV_SERVICE_NAME = 'kv';
 const SNAPSHOT_META = 1;
-const SNAPSHOT_DATA = 2;
 const SNAPSHOT_VERSION = 1;
 
 export interface KvServiceOptions {
@@ -30,7 +29,7 @@ export interface KvServiceOptions {
 }
 
 export class KvService implements Service {
-  readonly name = KV_SERVICE_NAME;
+  readonly name: string = KV_SERVICE_NAME;
   private store: KvStore;
   private readonly arenaChunkSize: number | undefined;
   private readonly recordBytes: number;
@@ -188,16 +187,17 @@ export class KvService implements Service {
         const meta = new ByteWriter(32);
         meta.u8(SNAPSHOT_META).u8(SNAPSHOT_VERSION).varint(view.revision).varint(view.keys);
         yield meta.finish();
+        // Data records hold whole entries and nothing else, so the concatenated payloads do not
+        // depend on where records were cut (digest() relies on that).
         const w = new ByteWriter(recordBytes + 1024);
-        w.u8(SNAPSHOT_DATA);
         for (const [key, v] of view.entries()) {
           writeEntry(w, key, v, true);
           if (w.length >= recordBytes) {
             yield w.finish();
-            w.reset().u8(SNAPSHOT_DATA);
+            w.reset();
           }
         }
-        if (w.length > 1) yield w.finish();
+        if (w.length > 0) yield w.finish();
       } finally {
         view.close();
       }
@@ -237,8 +237,8 @@ function writeOptional(w: ByteWriter, v: Version | undefined, key: string): void
   writeEntry(w, key, v, true);
 }
 
-//   meta record = 1:u8 version:u8(=1) revision:varint keyCount:varint
-//   data record = 2:u8 (key:lenBytes create mod version value:lenBytes)* until the record's end
+//   first record = meta: 1:u8 version:u8(=1) revision:varint keyCount:varint
+//   later records = data: (key:lenBytes create mod version value:lenBytes)* until the record's end
 class KvRestorer implements ServiceRestorer {
   private readonly builder: KvStoreBuilder;
   private revision = -1;
@@ -254,8 +254,8 @@ class KvRestorer implements ServiceRestorer {
 
   push(record: Uint8Array): void {
     const r = new ByteReader(record, 'kv snapshot record');
-    const tag = r.u8();
     if (this.revision < 0) {
+      const tag = r.u8();
       if (tag !== SNAPSHOT_META) r.fail(`expected the kv meta record, got tag ${tag}`, 0);
       const vAt = r.pos;
       const version = r.u8();
@@ -265,7 +265,6 @@ class KvRestorer implements ServiceRestorer {
       r.expectEnd();
       return;
     }
-    if (tag !== SNAPSHOT_DATA) r.fail(`unexpected kv record tag ${tag}`, 0);
     const b = this.builder;
     while (r.remaining > 0) {
       const at = r.pos;
