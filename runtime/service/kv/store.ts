@@ -87,6 +87,8 @@ export class KvStore {
   private epoch = 1;
   /** Epochs of open views, ascending. */
   private readonly open: number[] = [];
+  /** Slots whose record started a chain while views were open; unlinked when the last one closes. */
+  private chained: Slot[] = [];
 
   constructor(arenaChunkSize?: number, parts?: StoreParts) {
     this.map = parts?.map ?? new Map();
@@ -107,14 +109,21 @@ export class KvStore {
     return this.map.get(key)?.rec;
   }
 
-  /** What an overwritten or deleted record's successor should point back to. */
-  private link(old: Version): Version | null {
+  /** What the successor of `slot`'s current record should point back to. */
+  private link(slot: Slot): Version | null {
     const open = this.open;
     if (open.length === 0) return null;
-    const keep = old.epoch <= open[open.length - 1]! ? old : old.prev;
-    // Every open view reads `keep` or something newer, so anything older is unreachable.
-    if (keep !== null && keep.prev !== null && keep.epoch <= open[0]!) keep.prev = null;
-    return keep;
+    const old = slot.rec;
+    if (old.epoch > open[open.length - 1]!) return old.prev;
+    // Every open view reads `old` or something newer, so anything older is unreachable.
+    if (old.prev !== null && old.epoch <= open[0]!) old.prev = null;
+    this.chained.push(slot);
+    return old;
+  }
+
+  private unlinkAll(): void {
+    for (const slot of this.chained) slot.rec.prev = null;
+    this.chained = [];
   }
 
   /** Store src[start, start+len) under `key`. Versions obtained earlier are invalid afterwards. */
@@ -142,12 +151,13 @@ export class KvStore {
       old.mod = rev;
       old.version++;
       old.epoch = this.epoch;
+      old.prev = null;
       return;
     }
     // `old` stays live until the new value is placed (the cleaner may move it meanwhile; release
     // then uses its new placement).
     const chunk = arena.store(src, start, len, slot);
-    slot.rec = new Version(chunk, arena.lastOff, len, old.create, rev, old.version + 1, this.epoch, this.link(old));
+    slot.rec = new Version(chunk, arena.lastOff, len, old.create, rev, old.version + 1, this.epoch, this.link(slot));
     arena.release(old);
   }
 
@@ -157,7 +167,7 @@ export class KvStore {
     if (slot === undefined) return false;
     const rev = ++this.revision;
     const old = slot.rec;
-    const prev = this.link(old);
+    const prev = this.link(slot);
     slot.rec = prev === null ? TOMBSTONE : new Version(null, 0, 0, 0, rev, 0, this.epoch, prev);
     this.arena.release(old);
     this.map.delete(key);
@@ -196,6 +206,7 @@ export class KvStore {
       closed = true;
       const i = store.open.indexOf(epoch);
       if (i >= 0) store.open.splice(i, 1);
+      if (store.open.length === 0) store.unlinkAll();
     };
     return {
       epoch,
