@@ -61,9 +61,8 @@ export class Session {
 
 export class SessionTable {
   readonly config: SessionConfig;
-  /** Least recently used first: Map iteration order is insertion order, and touch() re-inserts. */
+  /** Least recently used first (by lastSeenMs): Map iteration order is insertion order, and use() re-inserts. */
   private sessions = new Map<number, Session>();
-  private tail: Session | null = null;
   nextId = 1;
   clockMs = 0;
   expired = 0;
@@ -93,7 +92,6 @@ export class SessionTable {
     const id = this.nextId++;
     const s = new Session(id, this.clockMs);
     this.sessions.set(id, s);
-    this.tail = s;
     for (const old of this.sessions.values()) {
       if (this.sessions.size <= this.config.maxSessions) break;
       this.remove(old);
@@ -113,11 +111,13 @@ export class SessionTable {
   use(id: number): Session | undefined {
     const s = this.sessions.get(id);
     if (s === undefined) return undefined;
-    s.lastSeenMs = this.clockMs;
-    if (this.tail !== s) {
+    // Re-insert (move to the LRU end) only when the clock moved since this session's last use:
+    // the Map then stays ordered by lastSeenMs, which is all expiry and eviction need, at one move
+    // per session per timestamp instead of one per command.
+    if (s.lastSeenMs !== this.clockMs) {
+      s.lastSeenMs = this.clockMs;
       this.sessions.delete(id);
       this.sessions.set(id, s);
-      this.tail = s;
     }
     return s;
   }
@@ -154,7 +154,6 @@ export class SessionTable {
 
   private remove(s: Session): void {
     this.sessions.delete(s.id);
-    if (this.tail === s) this.tail = null;
   }
 
   // ---- snapshot encoding ----
@@ -212,7 +211,6 @@ export class SessionTable {
         s.results.set(seq, result.length === 0 ? DROPPED_RESULT : Uint8Array.prototype.slice.call(result));
       }
       into.sessions.set(id, s);
-      into.tail = s;
     }
   }
 }

@@ -138,15 +138,23 @@ test('expiry follows the timestamps in the log, identically on two replicas', as
   assert.equal(await replicas[0]!.sm.digest(), await replicas[1]!.sm.digest());
 });
 
-test('the least recently used session is evicted beyond maxSessions', () => {
+test('the least recently used session (by log timestamp) is evicted beyond maxSessions', () => {
   const n = new Node({ sessions: { maxSessions: 3 } });
-  const ids = [n.openSession(), n.openSession(), n.openSession()];
-  // Use session 1 so that session 2 becomes the least recently used.
+  const ids: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    n.clock = 1_000 + i;
+    ids.push(n.openSession());
+  }
+  // Use session 1 later, so that session 2 becomes the least recently used.
+  n.clock = 1_010;
   n.entry([session(ids[0]!, 1, { op: 'put', key: b('a'), value: b('1') })]);
+  n.clock = 1_020;
   const fourth = n.openSession();
   assert.equal(n.sm.sessionTable.get(ids[1]!), undefined);
   for (const id of [ids[0]!, ids[2]!, fourth]) assert.ok(n.sm.sessionTable.get(id), `session ${id} kept`);
   assert.equal(n.sm.stats().counters.sessionsEvicted, 1);
+  // Order within one timestamp is the order of first use at that timestamp: deterministic too.
+  assert.deepEqual([...n.sm.sessionTable.values()].map((s) => s.id), [ids[2]!, ids[0]!, fourth]);
 });
 
 test('sessions survive snapshot and restore: retries after restore are still deduplicated', async () => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeCommand } from '../../runtime/service/envelope.js';
 import { encodeKvCommand, type KvCommand } from '../../runtime/service/kv/index.js';
-import { SnapshotError } from '../../runtime/service/snapshot-format.js';
+import { ByteWriter } from '../../runtime/service/bytes.js';
+import { endRecord, frameRecord, readRecords, RecordType, SnapshotError, snapshotPreamble } from '../../runtime/service/snapshot-format.js';
 import { b, collect, kvCommandArb, Node, session, type PlainEntry } from './harness.js';
 
 function seed(n: Node, keys: number, valueSize: number): void {
@@ -266,4 +267,34 @@ test('apply during restore is refused; a stream can be consumed once', async () 
   release();
   await pending;
   assert.deepEqual(r.dump(), n.dump() as PlainEntry[]);
+});
+
+test('records with valid checksums but inconsistent content are refused with their offset', async () => {
+  const n = new Node();
+  n.run({ op: 'put', key: b('a'), value: b('1') });
+  n.run({ op: 'put', key: b('b'), value: b('2') });
+  const records: { type: number; payload: Buffer }[] = [];
+  for await (const r of readRecords([await collect(n.sm.snapshot())])) records.push({ type: r.type, payload: Buffer.from(r.payload) });
+  const rebuild = (recs: { type: number; payload: Uint8Array }[]) =>
+    Buffer.concat([snapshotPreamble(), ...recs.map((r) => frameRecord(r.type as RecordType, r.payload)), endRecord(recs.length)]);
+  const entry = (key: string, create: number, mod: number, version: number) =>
+    new ByteWriter().latin1(key).varint(create).varint(mod).varint(version).lenBytes(b('v')).finish();
+  const kvMeta = (revision: number, keys: number) => new ByteWriter().u8(1).u8(1).varint(revision).varint(keys).finish();
+  const header = records[0]!;
+  const cases: [{ type: number; payload: Uint8Array }[], RegExp][] = [
+    [[header, { type: RecordType.Service, payload: kvMeta(2, 2) }, { type: RecordType.Service, payload: Buffer.concat([entry('b', 2, 2, 1), entry('a', 1, 1, 1)]) }], /keys not in strictly increasing order/],
+    [[header, { type: RecordType.Service, payload: kvMeta(2, 3) }, { type: RecordType.Service, payload: Buffer.concat([entry('a', 1, 1, 1), entry('b', 2, 2, 1)]) }], /holds 2 keys but announced 3/],
+    [[header, { type: RecordType.Service, payload: kvMeta(1, 2) }, { type: RecordType.Service, payload: Buffer.concat([entry('a', 1, 1, 1), entry('b', 2, 2, 1)]) }], /inconsistent revisions/],
+    [[header, { type: RecordType.Service, payload: kvMeta(2, 2) }, { type: 9, payload: Buffer.alloc(1) }], /unexpected record type 9/],
+    [[{ type: RecordType.Service, payload: kvMeta(2, 0) }], /first record has type 3, expected a header/],
+  ];
+  for (const [recs, pattern] of cases) {
+    const bytes = rebuild(recs);
+    const r = new Node();
+    const err = await r.sm.restore([bytes]).then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof SnapshotError, String(err));
+    assert.match(err.message, pattern);
+    assert.ok(err.offset >= 5 && err.offset < bytes.length, `offset ${err.offset} inside the stream`);
+    assert.deepEqual(r.dump(), []);
+  }
 });
