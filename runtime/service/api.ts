@@ -97,6 +97,13 @@ export interface StateMachine {
   query(q: Uint8Array): Uint8Array;
 
   /**
+   * Like query(), but the result is a view into an internal buffer, valid only until the next
+   * call to query, queryView or apply. Saves an allocation and a copy when the caller copies the
+   * answer into an outgoing frame right away (a 1 KB get result is an off-heap allocation).
+   */
+  queryView(q: Uint8Array): Uint8Array;
+
+  /**
    * Capture the current state now (synchronously) and stream it. Applies made while the stream is
    * being consumed do not change its content. Consume it to the end or call `return()` on its
    * iterator; an abandoned stream costs memory until then.

@@ -67,6 +67,7 @@ export class ServiceStateMachine implements StateMachine {
   private readonly writer = new ByteWriter(4096);
   private readonly batchReader = new ByteReader(new Uint8Array(0), 'batch');
   private readonly bodyReader = new ByteReader(new Uint8Array(0), 'command body');
+  private readonly queryReader = new ByteReader(new Uint8Array(0), 'query');
   private readonly parser = new CommandParser();
   private readonly ctx = new MutableContext();
   private readonly counters: Counters = {
@@ -167,7 +168,7 @@ export class ServiceStateMachine implements StateMachine {
               result = STALE;
               this.counters.stale++;
             } else {
-              const cached = s.results.get(seq);
+              const cached = s.lookup(seq);
               if (cached !== undefined) {
                 duplicate = true;
                 result = cached === DROPPED_RESULT ? RESULT_DROPPED : cached;
@@ -218,6 +219,11 @@ export class ServiceStateMachine implements StateMachine {
   }
 
   query(q: Uint8Array): Uint8Array {
+    const view = this.queryView(q);
+    return view.buffer === this.writer.buf.buffer ? Uint8Array.prototype.slice.call(view) : view;
+  }
+
+  queryView(q: Uint8Array): Uint8Array {
     this.counters.queries++;
     const buf = asBuffer(q);
     if (buf.length === 0) return encodeStatusResult(ResultStatus.Malformed, 'query: empty');
@@ -226,12 +232,12 @@ export class ServiceStateMachine implements StateMachine {
       return encodeStatusResult(ResultStatus.Malformed, `query: unknown consistency ${c} at byte 0`);
     const w = this.writer.reset().u8(ResultStatus.Ok);
     try {
-      this.service.query(new ByteReader(buf, 'query', 1), w);
+      this.service.query(this.queryReader.reset(buf, 1, buf.length, 'query'), w);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       return encodeStatusResult(ResultStatus.Malformed, err.message);
     }
-    return w.finish();
+    return w.view();
   }
 
   snapshot(): SnapshotStream {

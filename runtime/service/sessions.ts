@@ -48,15 +48,52 @@ export function resolveSessionConfig(partial: Partial<SessionConfig> | undefined
 /** Stands in for a result too large to keep: a retry learns it was applied, not what it returned. */
 export const DROPPED_RESULT: Uint8Array = new Uint8Array(0);
 
+/**
+ * One client's session. Results are kept in a ring indexed by seq mod window: the seqs that can
+ * still be asked for lie in (acked, acked + window], which map to distinct slots, so a slot holds
+ * either its seq's result or an older (acknowledged, hence never served) one. Array slots are much
+ * cheaper than Map operations on this per-command path.
+ */
 export class Session {
   /** Every seq ≤ acked has been answered to the client. */
   acked = 0;
-  /** seq → result, for seqs above `acked` (a few at or below it may linger until pruned). */
-  readonly results = new Map<number, Uint8Array>();
+  private seqs: number[] | null = null;
+  private results: Uint8Array[] | null = null;
   constructor(
     readonly id: number,
     public lastSeenMs: number,
+    private readonly window: number,
   ) {}
+
+  /** The cached result of `seq` (> acked), if any. */
+  lookup(seq: number): Uint8Array | undefined {
+    const seqs = this.seqs;
+    if (seqs === null || seq <= this.acked) return undefined;
+    const i = seq % this.window;
+    return seqs[i] === seq ? this.results![i] : undefined;
+  }
+
+  /** Remember `seq`'s result; acked < seq ≤ acked + window. */
+  store(seq: number, result: Uint8Array): void {
+    if (this.seqs === null) {
+      this.seqs = new Array<number>(this.window).fill(0);
+      this.results = new Array<Uint8Array>(this.window).fill(DROPPED_RESULT);
+    }
+    const i = seq % this.window;
+    this.seqs[i] = seq;
+    this.results![i] = result;
+  }
+
+  /** Cached results above the watermark, by ascending seq (snapshots, tests). */
+  cached(): [number, Uint8Array][] {
+    const out: [number, Uint8Array][] = [];
+    if (this.seqs === null) return out;
+    for (let i = 0; i < this.window; i++) {
+      const seq = this.seqs[i]!;
+      if (seq > this.acked) out.push([seq, this.results![i]!]);
+    }
+    return out.sort((a, b) => a[0] - b[0]);
+  }
 }
 
 export class SessionTable {
@@ -65,6 +102,7 @@ export class SessionTable {
   private sessions = new Map<number, Session>();
   nextId = 1;
   clockMs = 0;
+  private checkAfter = -1;
   expired = 0;
   evicted = 0;
 
@@ -80,17 +118,24 @@ export class SessionTable {
   advanceClock(timestampMs: number): void {
     if (timestampMs > this.clockMs) this.clockMs = timestampMs;
     const ttl = this.config.ttlMs;
-    if (ttl === 0) return;
+    // No session can expire before `checkAfter` (a lower bound on the oldest lastSeen + ttl), so
+    // most batches skip the sweep. Skipping changes nothing observable: expiry depends only on
+    // the clock and lastSeen.
+    if (ttl === 0 || this.clockMs <= this.checkAfter) return;
     for (const s of this.sessions.values()) {
-      if (this.clockMs - s.lastSeenMs <= ttl) break;
+      if (this.clockMs - s.lastSeenMs <= ttl) {
+        this.checkAfter = s.lastSeenMs + ttl;
+        return;
+      }
       this.remove(s);
       this.expired++;
     }
+    this.checkAfter = this.clockMs + ttl;
   }
 
   open(): number {
     const id = this.nextId++;
-    const s = new Session(id, this.clockMs);
+    const s = new Session(id, this.clockMs, this.config.window);
     this.sessions.set(id, s);
     for (const old of this.sessions.values()) {
       if (this.sessions.size <= this.config.maxSessions) break;
@@ -122,25 +167,13 @@ export class SessionTable {
     return s;
   }
 
-  /** Raise the session's ack watermark and forget results at or below it. */
+  /** Raise the session's ack watermark; results at or below it are never served again. */
   acknowledge(s: Session, ack: number): void {
-    if (ack <= s.acked) return;
-    s.acked = ack;
-    const results = s.results;
-    // Results are mostly inserted in seq order, so pruning from the front is usually exact. Ones
-    // that committed out of order may linger below the watermark (they are never served: the
-    // Stale check comes first) until the sweep below bounds them.
-    for (const seq of results.keys()) {
-      if (seq > ack) break;
-      results.delete(seq);
-    }
-    if (results.size > 2 * this.config.window) {
-      for (const seq of results.keys()) if (seq <= ack) results.delete(seq);
-    }
+    if (ack > s.acked) s.acked = ack;
   }
 
   remember(s: Session, seq: number, result: Uint8Array): void {
-    s.results.set(seq, result.length > this.config.maxCachedResultBytes ? DROPPED_RESULT : result);
+    s.store(seq, result.length > this.config.maxCachedResultBytes ? DROPPED_RESULT : result);
   }
 
   get(id: number): Session | undefined {
@@ -173,11 +206,9 @@ export class SessionTable {
     };
     for (const s of this.sessions.values()) {
       body.varint(s.id).varint(s.lastSeenMs).varint(s.acked);
-      let live = 0;
-      for (const seq of s.results.keys()) if (seq > s.acked) live++;
-      body.varint(live);
-      for (const [seq, result] of s.results) {
-        if (seq <= s.acked) continue;
+      const cached = s.cached();
+      body.varint(cached.length);
+      for (const [seq, result] of cached) {
         body.varint(seq);
         // A dropped result is encoded with length 0: real results always carry a status byte, so
         // an empty one is unambiguous.
@@ -200,15 +231,17 @@ export class SessionTable {
       const n = r.varintMax(into.config.window, 'session result count');
       if (id === 0 || id >= into.nextId) r.fail(`session id ${id} outside [1, nextId=${into.nextId})`, at);
       if (into.sessions.has(id)) r.fail(`duplicate session ${id}`, at);
-      const s = new Session(id, lastSeenMs);
+      const s = new Session(id, lastSeenMs, into.config.window);
       s.acked = acked;
+      let last = acked;
       for (let j = 0; j < n; j++) {
         const seqAt = r.pos;
         const seq = r.varint();
-        if (seq <= acked) r.fail(`cached seq ${seq} at or below ack ${acked}`, seqAt);
-        if (s.results.has(seq)) r.fail(`duplicate cached seq ${seq}`, seqAt);
+        if (seq <= last) r.fail(`cached seq ${seq} not above ${last} (ack or previous seq)`, seqAt);
+        if (seq > acked + into.config.window) r.fail(`cached seq ${seq} beyond ack ${acked} + window`, seqAt);
+        last = seq;
         const result = r.lenBytes(64 * 1024 * 1024, 'cached result');
-        s.results.set(seq, result.length === 0 ? DROPPED_RESULT : Uint8Array.prototype.slice.call(result));
+        s.store(seq, result.length === 0 ? DROPPED_RESULT : Uint8Array.prototype.slice.call(result));
       }
       into.sessions.set(id, s);
     }
