@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededRng } from '../../runtime/protocols/rng.js';
-import { KvStore, type Version } from '../../runtime/service/kv/store.js';
+import { KvStore, valueOf, type Slot, type VersionView } from '../../runtime/service/kv/store.js';
 
 const key = (i: number) => `k${String(i).padStart(5, '0')}`;
 function valueFor(i: number, gen: number, len: number): Buffer {
@@ -9,8 +9,8 @@ function valueFor(i: number, gen: number, len: number): Buffer {
   for (let j = 0; j < len; j++) v[j] = (i * 31 + gen * 7 + j) & 0xff;
   return v;
 }
-function read(v: Version | undefined): Buffer | null {
-  return v === undefined ? null : v.value();
+function read(v: VersionView | undefined): Buffer | null {
+  return v === undefined ? null : valueOf(v);
 }
 
 test('arena: values survive heavy churn and cleaning; memory stays near twice the live bytes', () => {
@@ -58,7 +58,7 @@ test('a view keeps reading its versions while the cleaner moves current values a
   let n = 0;
   for (const [k, v] of view.entries()) {
     const i = Number(k.slice(1));
-    assert.ok(v.value().equals(valueFor(i, 0, 60)), `view value of ${k}`);
+    assert.ok(valueOf(v).equals(valueFor(i, 0, 60)), `view value of ${k}`);
     assert.equal(v.version, 1);
     n++;
   }
@@ -67,9 +67,9 @@ test('a view keeps reading its versions while the cleaner moves current values a
   view.close();
   assert.equal(s.openViews, 0);
   // Closing the last view releases every kept old version (and with it the old chunks).
-  for (let i = 0; i < 200; i++) assert.equal(s.get(key(i))?.prev ?? null, null, `old versions of ${key(i)} released`);
+  for (let i = 0; i < 200; i++) assert.equal((s.get(key(i)) as Slot | undefined)?.prev ?? null, null, `old versions of ${key(i)} released`);
   s.put(key(1), valueFor(1, 99, 10), 0, 10);
-  assert.equal(s.get(key(1))!.prev, null);
+  assert.equal((s.get(key(1)) as Slot).prev, null);
 });
 
 test('scan visits [start, end) in bytewise order and stops when asked', () => {

@@ -12,16 +12,14 @@
 // placements updated; the old chunks are dropped. Memory therefore stays below about twice the
 // live bytes plus a few chunks, and the copying costs at most one extra write per overwrite.
 
-/** Where a value lives. `chunk` and `off` change when the cleaner moves the value. */
+/**
+ * Where a current value lives. The cleaner moves it by updating `chunk` and `off`; it is live in
+ * chunk c at offset o exactly when `chunk === c && off === o`.
+ */
 export interface Placement {
   chunk: Chunk | null;
   off: number;
   readonly len: number;
-}
-
-/** Whoever owns a placement: the cleaner follows `rec` to decide whether a value is still live. */
-export interface Holder {
-  readonly rec: Placement;
 }
 
 export class Chunk {
@@ -31,10 +29,10 @@ export class Chunk {
   live = 0;
   dead = false;
   /** Who was given space here, and where (parallel arrays), for relocation by the cleaner. */
-  owners: Holder[] = [];
+  owners: Placement[] = [];
   offs: number[] = [];
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafeSlow(size);
+  constructor(size: number, buf?: Buffer) {
+    this.buf = buf ?? Buffer.allocUnsafeSlow(size);
   }
 }
 
@@ -42,6 +40,7 @@ export class Chunk {
 export const EMPTY_CHUNK = new Chunk(0);
 
 const FIRST_CHUNK = 64 * 1024;
+const POOL_SIZE = 4;
 
 export interface ArenaStats {
   readonly chunks: number;
@@ -49,6 +48,7 @@ export interface ArenaStats {
   readonly liveBytes: number;
   readonly cleanings: number;
   readonly relocatedBytes: number;
+  readonly recycledChunks: number;
 }
 
 export class ValueArena {
@@ -63,6 +63,14 @@ export class ValueArena {
   private cleaning = false;
   /** Offset of the last store(); returned this way to avoid allocating a pair per value. */
   lastOff = 0;
+  /**
+   * Whether nothing but current values can point into chunks (no snapshot view is open). Only
+   * then may a dropped chunk's memory be reused; otherwise the GC frees it once unreferenced.
+   */
+  canRecycle: () => boolean = () => true;
+  /** Full-size buffers of dropped chunks, reused to avoid fresh memory (page faults) per chunk. */
+  private pool: Buffer[] = [];
+  recycled = 0;
 
   constructor(chunkSize = 4 * 1024 * 1024) {
     if (!Number.isSafeInteger(chunkSize) || chunkSize < 1024) throw new RangeError(`chunk size must be ≥ 1024, got ${chunkSize}`);
@@ -73,14 +81,14 @@ export class ValueArena {
   }
 
   private addChunk(size: number): Chunk {
-    const c = new Chunk(size);
+    const c = new Chunk(size, size === this.chunkSize ? this.pool.pop() : undefined);
     this.chunks.add(c);
     this.totalBytes += size;
     return c;
   }
 
   /** Copy src[start, start+len) into the arena for `owner`; returns the chunk, offset in lastOff. */
-  store(src: Buffer, start: number, len: number, owner: Holder): Chunk {
+  store(src: Buffer, start: number, len: number, owner: Placement): Chunk {
     if (len === 0) {
       this.lastOff = 0;
       return EMPTY_CHUNK;
@@ -116,6 +124,10 @@ export class ValueArena {
     // not needed any more.
     c.owners = [];
     c.offs = [];
+    if (c.buf.length === this.chunkSize && this.pool.length < POOL_SIZE && this.canRecycle()) {
+      this.pool.push(c.buf);
+      this.recycled++;
+    }
   }
 
   /** Start a new current chunk with room for `len`. */
@@ -145,7 +157,7 @@ export class ValueArena {
     const owners = c.owners;
     const offs = c.offs;
     for (let i = 0; i < owners.length; i++) {
-      const rec = owners[i]!.rec;
+      const rec = owners[i]!;
       if (rec.chunk !== c || rec.off !== offs[i]) continue;
       const len = rec.len;
       let dst = this.current;
@@ -154,7 +166,7 @@ export class ValueArena {
       c.buf.copy(dst.buf, off, rec.off, rec.off + len);
       dst.used = off + len;
       dst.live += len;
-      dst.owners.push(owners[i]!);
+      dst.owners.push(rec);
       dst.offs.push(off);
       c.live -= len;
       rec.chunk = dst;
@@ -171,6 +183,7 @@ export class ValueArena {
       liveBytes: this.liveBytes,
       cleanings: this.cleanings,
       relocatedBytes: this.relocatedBytes,
+      recycledChunks: this.recycled,
     };
   }
 }

@@ -15,7 +15,7 @@ import {
   SCAN_KEYS_ONLY,
   SCAN_MORE,
 } from './codec.js';
-import { KvStore, KvStoreBuilder, type Version } from './store.js';
+import { KvStore, KvStoreBuilder, type VersionView } from './store.js';
 
 export const KV_SERVICE_NAME = 'kv';
 const SNAPSHOT_META = 1;
@@ -220,7 +220,7 @@ export class KvService implements Service {
 }
 
 // kv entry as in results: key lenBytes, create, mod, version, [value lenBytes]
-function writeEntry(w: ByteWriter, key: string, v: Version, withValue: boolean): void {
+function writeEntry(w: ByteWriter, key: string, v: VersionView, withValue: boolean): void {
   w.latin1(key).varint(v.create).varint(v.mod).varint(v.version);
   if (withValue) {
     w.varint(v.len);
@@ -228,7 +228,7 @@ function writeEntry(w: ByteWriter, key: string, v: Version, withValue: boolean):
   }
 }
 
-function writeOptional(w: ByteWriter, v: Version | undefined, key: string): void {
+function writeOptional(w: ByteWriter, v: VersionView | undefined, key: string): void {
   if (v === undefined) {
     w.u8(0);
     return;

@@ -2,19 +2,20 @@
 // values in a chunked arena. Keys are latin1 strings (one char per byte), so JavaScript's string
 // order is bytewise key order and both structures use native string hashing and comparison.
 //
-// Both structures map a key to the same mutable Slot. Overwrites only replace slot.rec, so the tree
-// is touched only when keys are created or deleted.
+// Both structures map a key to the same mutable Slot, which holds the key's current version in its
+// own fields. An overwrite updates the slot in place: the tree is touched only when keys are
+// created or deleted, and a put follows one pointer after the hash lookup.
 //
 // Consistent snapshots while applies continue (multi-version slots + copy-on-write tree):
-//   - snapshot() clones the tree in O(1) (sorted-btree shares nodes and copies them on write) and
-//     takes a new epoch number S; records written afterwards carry a larger epoch.
-//   - A write keeps the replaced record in `prev` only while some open snapshot may still need it,
-//     so a slot's chain holds at most one record per open snapshot (plus the current one).
-//   - The snapshot walks its tree clone and, per slot, reads the newest record with epoch ≤ S.
-// Records are immutable apart from their placement, which the arena cleaner may move (same bytes).
+//   - view() clones the tree in O(1) (sorted-btree shares nodes and copies them on write) and
+//     takes a new epoch number S; writes afterwards stamp a larger epoch.
+//   - Before a write replaces a version that an open view may still read, it copies that version
+//     into the slot's `prev` chain, which therefore holds at most one version per open view.
+//   - The view walks its tree clone and, per slot, reads the newest version with epoch ≤ S.
+//   - When the last view closes, every kept version is released.
 import btree from 'sorted-btree';
 import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
-import { ValueArena, type Chunk, type Holder, type Placement } from './arena.js';
+import { ValueArena, type Chunk, type Placement } from './arena.js';
 
 const BTree = btree.default;
 type Tree = InstanceType<typeof BTree<string, Slot>>;
@@ -22,40 +23,53 @@ const NODE_SIZE = 64;
 
 export const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/**
- * One version of a key. `chunk === null` marks a deletion. Immutable while any snapshot view may
- * read it; with no view open, put() updates the current version in place to save an allocation.
- */
-export class Version implements Placement {
+/** What a reader sees of one version of a key. `chunk === null` marks a deletion. */
+export interface VersionView {
+  readonly chunk: Chunk | null;
+  readonly off: number;
+  readonly len: number;
+  readonly create: number;
+  readonly mod: number;
+  readonly version: number;
+  readonly epoch: number;
+}
+
+/** A copy of the value bytes of `v`. */
+export function valueOf(v: VersionView): Buffer {
+  const c = v.chunk;
+  if (c === null) throw new Error('valueOf() a deleted version');
+  return Uint8Array.prototype.slice.call(c.buf, v.off, v.off + v.len) as Buffer;
+}
+
+/** An older version kept for open views. Immutable. */
+export class Version implements VersionView {
   constructor(
+    readonly chunk: Chunk | null,
+    readonly off: number,
+    readonly len: number,
+    readonly create: number,
+    readonly mod: number,
+    readonly version: number,
+    readonly epoch: number,
+    public prev: Version | null,
+  ) {}
+}
+
+/**
+ * A key and its current version. The arena cleaner may move the value (chunk, off) behind it;
+ * everything else changes only through the store.
+ */
+export class Slot implements VersionView, Placement {
+  constructor(
+    readonly key: string,
     public chunk: Chunk | null,
     public off: number,
     public len: number,
-    readonly create: number,
+    public create: number,
     public mod: number,
     public version: number,
     public epoch: number,
     public prev: Version | null,
-  ) {}
-
-  get deleted(): boolean {
-    return this.chunk === null;
-  }
-
-  /** A copy of the value bytes. */
-  value(): Buffer {
-    const c = this.chunk;
-    if (c === null) throw new Error('value() of a deleted version');
-    return Uint8Array.prototype.slice.call(c.buf, this.off, this.off + this.len) as Buffer;
-  }
-}
-
-const TOMBSTONE = new Version(null, 0, 0, 0, 0, 0, 0, null);
-
-export class Slot implements Holder {
-  constructor(
-    readonly key: string,
-    public rec: Version,
   ) {}
 }
 
@@ -65,8 +79,8 @@ export interface StoreView {
   readonly revision: number;
   readonly keys: number;
   readonly valueBytes: number;
-  /** (key, version) pairs in key order. */
-  entries(): Generator<[string, Version]>;
+  /** (key, version) pairs in key order. The pair array is reused between steps. */
+  entries(): Generator<[string, VersionView]>;
   /** Stop holding old versions for this view. Idempotent. */
   close(): void;
 }
@@ -87,13 +101,14 @@ export class KvStore {
   private epoch = 1;
   /** Epochs of open views, ascending. */
   private readonly open: number[] = [];
-  /** Slots whose record started a chain while views were open; unlinked when the last one closes. */
+  /** Slots given a kept version while views were open; released when the last one closes. */
   private chained: Slot[] = [];
 
   constructor(arenaChunkSize?: number, parts?: StoreParts) {
     this.map = parts?.map ?? new Map();
     this.tree = parts?.tree ?? new BTree<string, Slot>(undefined, compareKeys, NODE_SIZE);
     this.arena = parts?.arena ?? new ValueArena(arenaChunkSize);
+    this.arena.canRecycle = () => this.open.length === 0;
     this.revision = parts?.revision ?? 0;
   }
 
@@ -105,60 +120,51 @@ export class KvStore {
     return this.arena.liveBytes;
   }
 
-  get(key: string): Version | undefined {
-    return this.map.get(key)?.rec;
+  /** The current version of `key`; valid until the next write. */
+  get(key: string): VersionView | undefined {
+    return this.map.get(key);
   }
 
-  /** What the successor of `slot`'s current record should point back to. */
-  private link(slot: Slot): Version | null {
+  /** Before `slot` changes: keep its current version if an open view may still read it. */
+  private keepForViews(slot: Slot): void {
     const open = this.open;
-    if (open.length === 0) return null;
-    const old = slot.rec;
-    if (old.epoch > open[open.length - 1]!) return old.prev;
-    // Every open view reads `old` or something newer, so anything older is unreachable.
-    if (old.prev !== null && old.epoch <= open[0]!) old.prev = null;
+    if (open.length === 0) {
+      slot.prev = null;
+      return;
+    }
+    if (slot.epoch > open[open.length - 1]!) return; // written after every open view began
+    // Views older than the current version read further down the chain; if there are none, the
+    // chain below it is unreachable.
+    const below = slot.epoch > open[0]! ? slot.prev : null;
+    slot.prev = new Version(slot.chunk, slot.off, slot.len, slot.create, slot.mod, slot.version, slot.epoch, below);
     this.chained.push(slot);
-    return old;
   }
 
-  private unlinkAll(): void {
-    for (const slot of this.chained) slot.rec.prev = null;
-    this.chained = [];
-  }
-
-  /** Store src[start, start+len) under `key`. Versions obtained earlier are invalid afterwards. */
+  /** Store src[start, start+len) under `key`. */
   put(key: string, src: Buffer, start: number, len: number): void {
     const rev = ++this.revision;
     const arena = this.arena;
     const slot = this.map.get(key);
     if (slot === undefined) {
-      const fresh = new Slot(key, TOMBSTONE);
-      const chunk = arena.store(src, start, len, fresh);
-      fresh.rec = new Version(chunk, arena.lastOff, len, rev, rev, 1, this.epoch, null);
+      const fresh = new Slot(key, null, 0, len, rev, rev, 1, this.epoch, null);
+      fresh.chunk = arena.store(src, start, len, fresh);
+      fresh.off = arena.lastOff;
       this.map.set(key, fresh);
       this.tree.set(key, fresh);
       return;
     }
-    const old = slot.rec;
-    if (this.open.length === 0) {
-      // No snapshot can see `old`: reuse it rather than allocate (most writes take this path).
-      // Mark it not-live first so the cleaner, which may run inside store(), does not move it.
-      arena.release(old);
-      old.chunk = null;
-      old.chunk = arena.store(src, start, len, slot);
-      old.off = arena.lastOff;
-      old.len = len;
-      old.mod = rev;
-      old.version++;
-      old.epoch = this.epoch;
-      old.prev = null;
-      return;
-    }
-    // `old` stays live until the new value is placed (the cleaner may move it meanwhile; release
-    // then uses its new placement).
-    const chunk = arena.store(src, start, len, slot);
-    slot.rec = new Version(chunk, arena.lastOff, len, old.create, rev, old.version + 1, this.epoch, this.link(slot));
-    arena.release(old);
+    this.keepForViews(slot);
+    // Mark the old value not-live before placing the new one, so the cleaner (which may run inside
+    // store()) does not move it. A kept Version still points at the old bytes, which stay intact:
+    // chunks are never rewritten while a view is open.
+    arena.release(slot);
+    slot.chunk = null;
+    slot.len = len;
+    slot.chunk = arena.store(src, start, len, slot);
+    slot.off = arena.lastOff;
+    slot.mod = rev;
+    slot.version++;
+    slot.epoch = this.epoch;
   }
 
   /** Delete `key`; false when absent (the revision is then unchanged). */
@@ -166,31 +172,33 @@ export class KvStore {
     const slot = this.map.get(key);
     if (slot === undefined) return false;
     const rev = ++this.revision;
-    const old = slot.rec;
-    const prev = this.link(slot);
-    slot.rec = prev === null ? TOMBSTONE : new Version(null, 0, 0, 0, rev, 0, this.epoch, prev);
-    this.arena.release(old);
+    this.keepForViews(slot);
+    this.arena.release(slot);
+    // The slot leaves the map and the live tree; an open view's tree clone may still hold it and
+    // then finds the deletion (chunk null, a newer epoch) and reads its kept version instead.
+    slot.chunk = null;
+    slot.len = 0;
+    slot.mod = rev;
+    slot.epoch = this.epoch;
     this.map.delete(key);
     this.tree.delete(key);
     return true;
   }
 
   /** Whether `v`'s value equals src[start, start+len). */
-  static valueEquals(v: Version, src: Buffer, start: number, len: number): boolean {
+  static valueEquals(v: VersionView, src: Buffer, start: number, len: number): boolean {
     if (v.len !== len || v.chunk === null) return false;
     if (len === 0) return true;
     return v.chunk.buf.compare(src, start, start + len, v.off, v.off + len) === 0;
   }
 
-  /**
-   * Visit keys in [start, end) in order (end undefined: no bound) until `visit` returns false.
-   */
-  scan(start: string, end: string | undefined, visit: (key: string, v: Version) => boolean): void {
+  /** Visit keys in [start, end) in order (end undefined: no bound) until `visit` returns false. */
+  scan(start: string, end: string | undefined, visit: (key: string, v: VersionView) => boolean): void {
     const it = this.tree.entries(start);
     for (let r = it.next(); !r.done; r = it.next()) {
       const [key, slot] = r.value;
       if (end !== undefined && key >= end) return;
-      if (!visit(key, slot.rec)) return;
+      if (!visit(key, slot)) return;
     }
   }
 
@@ -201,30 +209,36 @@ export class KvStore {
     const tree = this.tree.clone();
     const store = this;
     let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      const i = store.open.indexOf(epoch);
-      if (i >= 0) store.open.splice(i, 1);
-      if (store.open.length === 0) store.unlinkAll();
-    };
     return {
       epoch,
       revision: this.revision,
       keys: this.map.size,
       valueBytes: this.arena.liveBytes,
-      *entries(): Generator<[string, Version]> {
-        const pair: [string, Version] = ['', TOMBSTONE];
+      *entries(): Generator<[string, VersionView]> {
+        const pair: [string, VersionView] = ['', EMPTY_VERSION];
         for (const [key, slot] of tree.entries()) {
-          let v: Version | null = slot.rec;
-          while (v !== null && v.epoch > epoch) v = v.prev;
+          let v: VersionView | null = slot;
+          if (slot.epoch > epoch) {
+            let p = slot.prev;
+            while (p !== null && p.epoch > epoch) p = p.prev;
+            v = p;
+          }
           if (v === null || v.chunk === null) continue;
           pair[0] = key;
           pair[1] = v;
           yield pair;
         }
       },
-      close,
+      close(): void {
+        if (closed) return;
+        closed = true;
+        const i = store.open.indexOf(epoch);
+        if (i >= 0) store.open.splice(i, 1);
+        if (store.open.length === 0) {
+          for (const slot of store.chained) slot.prev = null;
+          store.chained = [];
+        }
+      },
     };
   }
 
@@ -243,10 +257,13 @@ export class KvStore {
       arenaChunks: a.chunks,
       arenaCleanings: a.cleanings,
       arenaRelocatedBytes: a.relocatedBytes,
+      arenaRecycledChunks: a.recycledChunks,
       openSnapshotViews: this.open.length,
     };
   }
 }
+
+const EMPTY_VERSION = new Version(null, 0, 0, 0, 0, 0, 0, null);
 
 /** Builds a store from sorted entries (snapshot restore), without touching any live store. */
 export class KvStoreBuilder {
@@ -269,9 +286,9 @@ export class KvStoreBuilder {
 
   /** Add the next entry; keys must be strictly increasing (checked by the caller). */
   add(key: string, src: Buffer, start: number, len: number, create: number, mod: number, version: number): void {
-    const slot = new Slot(key, TOMBSTONE);
-    const chunk = this.arena.store(src, start, len, slot);
-    slot.rec = new Version(chunk, this.arena.lastOff, len, create, mod, version, 0, null);
+    const slot = new Slot(key, null, 0, len, create, mod, version, 0, null);
+    slot.chunk = this.arena.store(src, start, len, slot);
+    slot.off = this.arena.lastOff;
     this.keys.push(key);
     this.slots.push(slot);
     this.last = key;
