@@ -151,35 +151,65 @@ function fill(d: Driver, keys: number, valueSize: number, batch: number): void {
   applyRun(d, keys, batch, valueSize, (i) => i);
 }
 
+/**
+ * Calibration for a shared machine: the bare minimum a put must do in this design (look a fresh
+ * key string up in a Map of `keys` entries and copy 1 KB into a chunk), timed the same way.
+ * Apply rates are best read as a fraction of this.
+ */
+function floor(keys: number, ops: number): Rate {
+  const map = new Map<string, { off: number }>();
+  const raw: Buffer[] = [];
+  for (let i = 0; i < keys; i++) {
+    const k = keyOf(i);
+    raw.push(k);
+    map.set(k.toString('latin1'), { off: 0 });
+  }
+  const value = Buffer.alloc(1024, 1);
+  const chunk = Buffer.alloc(4 * 1024 * 1024);
+  const acc = { ns: 0, cpuUs: 0 };
+  gc();
+  timed(ops, () => {
+    let off = 0;
+    for (let i = 0; i < ops; i++) {
+      const k = raw[scatter(i, keys)]!;
+      const slot = map.get(k.toString('latin1', 0, k.length))!;
+      if (off + 1024 > chunk.length) off = 0;
+      value.copy(chunk, off, 0, 1024);
+      slot.off = off;
+      off += 1024;
+    }
+  }, acc);
+  return rate(ops, acc);
+}
+
 export default async function kvApply(args: string[]): Promise<Record<string, unknown>> {
   const o = parse(args);
   const log = (m: string) => process.stderr.write(`kv-apply: ${m}\n`);
   const fmt = (r: Rate) => `${r.perS} ops/s (${r.perCpuS} per CPU-second)`;
   const results: Record<string, unknown> = { keys: o.keys, ops: o.ops, batch: o.batch, clients: o.clients, loadavg_start: os.loadavg()[0] };
   const put: Record<string, Rate> = {};
+  results.floor_map_get_1KB_copy = floor(o.keys, o.ops);
+  log(`machine floor (hash lookup + 1 KB copy per op): ${fmt(results.floor_map_get_1KB_copy as Rate)}`);
 
-  for (const size of [100, 1024]) {
-    const d = newDriver(o.clients);
-    fill(d, o.keys, size, o.batch);
-    put[`overwrite_${size}B`] = applyRun(d, o.ops, o.batch, size, (i) => scatter(i, o.keys));
-    log(`${size} B overwrite: ${fmt(put[`overwrite_${size}B`]!)}`);
-  }
-  {
-    const d = newDriver(o.clients);
-    put.insert_1024B = applyRun(d, Math.min(o.ops, 4 * o.keys), o.batch, 1024, (i) => scatter(i, 1_000_000_007));
-    log(`1 KB insert of fresh keys: ${fmt(put.insert_1024B)}`);
-  }
-  {
-    const d = newDriver(o.clients);
-    fill(d, o.keys, 1024, o.batch);
-    put.overwrite_1024B_batch1 = applyRun(d, Math.floor(o.ops / 4), 1, 1024, (i) => scatter(i, o.keys));
-    log(`1 KB, one command per entry: ${fmt(put.overwrite_1024B_batch1)}`);
-  }
-  {
-    const d = newDriver(0);
-    fill(d, o.keys, 1024, o.batch);
-    put.overwrite_1024B_sessionless = applyRun(d, o.ops, o.batch, 1024, (i) => scatter(i, o.keys));
-    log(`1 KB without sessions: ${fmt(put.overwrite_1024B_sessionless)}`);
+  // Each case runs twice, interleaved (A B C ... A B C ...), on a fresh state machine; the better
+  // run counts. Interleaving spreads the machine's load changes over all cases alike.
+  const cases: { name: string; size: number; clients: number; batch: number; ops: number; fresh: boolean }[] = [
+    { name: 'overwrite_100B', size: 100, clients: o.clients, batch: o.batch, ops: o.ops, fresh: false },
+    { name: 'overwrite_1024B', size: 1024, clients: o.clients, batch: o.batch, ops: o.ops, fresh: false },
+    { name: 'overwrite_1024B_sessionless', size: 1024, clients: 0, batch: o.batch, ops: o.ops, fresh: false },
+    { name: 'overwrite_1024B_batch1', size: 1024, clients: o.clients, batch: 1, ops: Math.floor(o.ops / 4), fresh: false },
+    { name: 'insert_1024B', size: 1024, clients: o.clients, batch: o.batch, ops: Math.min(o.ops, 4 * o.keys), fresh: true },
+  ];
+  for (let rep = 0; rep < 2; rep++) {
+    for (const c of cases) {
+      const d = newDriver(c.clients);
+      if (!c.fresh) fill(d, o.keys, c.size, o.batch);
+      const keyOfOp = c.fresh ? (i: number) => scatter(i + rep * c.ops, 1_000_000_007) : (i: number) => scatter(i, o.keys);
+      const r = applyRun(d, c.ops, c.batch, c.size, keyOfOp);
+      const best = put[c.name];
+      if (best === undefined || r.perCpuS > best.perCpuS) put[c.name] = r;
+      log(`${c.name} (run ${rep + 1}): ${fmt(r)}`);
+    }
   }
   results.put = put;
 
