@@ -42,6 +42,9 @@ export function resolveSessionConfig(partial: Partial<SessionConfig> | undefined
   positive('maxSessions', 1);
   positive('ttlMs', 0);
   positive('maxCachedResultBytes', 0);
+  // One session is written into one snapshot record, which must stay well under the record limit.
+  if (c.window * (c.maxCachedResultBytes + 32) > 32 * 1024 * 1024)
+    throw new RangeError(`sessions.window × (maxCachedResultBytes + 32) must be ≤ 32 MiB, got ${c.window} × ${c.maxCachedResultBytes + 32}`);
   return c;
 }
 

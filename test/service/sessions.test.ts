@@ -254,3 +254,9 @@ test('ClientSession: pipelined writes delivered out of order and duplicated appl
     { numRuns: 200 },
   );
 });
+
+test('session settings are validated', () => {
+  assert.throws(() => new Node({ sessions: { window: 0 } }), /sessions.window must be an integer ≥ 1/);
+  assert.throws(() => new Node({ sessions: { ttlMs: -1 } }), /sessions.ttlMs/);
+  assert.throws(() => new Node({ sessions: { window: 100_000, maxCachedResultBytes: 4096 } }), /must be ≤ 32 MiB/);
+});

@@ -48,6 +48,7 @@ export class KvService implements Service {
   apply(r: ByteReader, out: ByteWriter, _ctx: ApplyContext): void {
     const at = r.pos;
     const op = r.u8();
+    if (op !== KvOp.Put && op !== KvOp.Delete && op !== KvOp.Cas) r.fail(`unknown kv command op ${op}`, at);
     const flagsAt = r.pos;
     const flags = r.u8();
     const klen = r.varintMax(MAX_KEY_BYTES, 'key length');
@@ -81,12 +82,9 @@ export class KvService implements Service {
         store.delete(key);
         return;
       }
-      case KvOp.Cas:
+      default:
         if (flags & ~FLAG_CAS_DELETE) r.fail(`unknown cas flags ${flags}`, flagsAt);
         this.applyCas(r, out, latin1String(buf, kpos, kpos + klen), (flags & FLAG_CAS_DELETE) !== 0);
-        return;
-      default:
-        r.fail(`unknown kv command op ${op}`, at);
     }
   }
 
