@@ -25,6 +25,7 @@ export interface ServiceStateMachineOptions {
 }
 
 const SESSION_RECORD_BYTES = 1024 * 1024;
+const NO_BYTES = Buffer.alloc(0);
 const MAX_NAME = 256;
 
 // Shared, read-only results for the session statuses.
@@ -119,6 +120,10 @@ export class ServiceStateMachine implements StateMachine {
       this.applied = e.index;
       this.counters.entries++;
     }
+    // Keep no reference to entry bytes after apply (they may be views of large network or WAL
+    // buffers): values were copied into the store and results are fresh arrays.
+    this.batchReader.reset(NO_BYTES, 0, 0, 'batch');
+    this.bodyReader.reset(NO_BYTES, 0, 0, 'command body');
     return out;
   }
 
@@ -236,6 +241,8 @@ export class ServiceStateMachine implements StateMachine {
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       return encodeStatusResult(ResultStatus.Malformed, err.message);
+    } finally {
+      this.queryReader.reset(NO_BYTES, 0, 0, 'query');
     }
     return w.view();
   }
