@@ -298,3 +298,41 @@ test('records with valid checksums but inconsistent content are refused with the
     assert.deepEqual(r.dump(), []);
   }
 });
+
+test('fuzz: random streams and well-framed records with random payloads only ever give SnapshotError', async () => {
+  const n = new Node();
+  n.run({ op: 'put', key: b('a'), value: b('1') });
+  const good: { type: number; payload: Buffer }[] = [];
+  for await (const r of readRecords([await collect(n.sm.snapshot())])) good.push({ type: r.type, payload: Buffer.from(r.payload) });
+  const payload = fc.uint8Array({ maxLength: 48 }).map((u) => Buffer.from(u));
+  const record = fc.oneof(
+    fc.record({ type: fc.constantFrom(1, 2, 3, 4), payload }),
+    fc.constantFrom(...good),
+    // A good record with a few bytes changed (and a checksum that matches the change).
+    fc.tuple(fc.constantFrom(...good), fc.nat(), fc.integer({ min: 0, max: 255 })).map(([g, at, v]) => {
+      const p = Buffer.from(g.payload);
+      if (p.length > 0) p[at % p.length] = v;
+      return { type: g.type, payload: p };
+    }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 80 }).map((u) => [Buffer.from(u)]),
+        fc.array(record, { maxLength: 5 }).map((recs) => [
+          Buffer.concat([snapshotPreamble(), ...recs.map((r) => frameRecord(r.type as RecordType, r.payload)), endRecord(recs.length)]),
+        ]),
+      ),
+      async (input) => {
+        const r = new Node();
+        try {
+          await r.sm.restore(input);
+        } catch (err) {
+          assert.ok(err instanceof SnapshotError, `not a SnapshotError: ${String(err)}`);
+          assert.deepEqual(r.dump(), []);
+        }
+      },
+    ),
+    { numRuns: 2_000 },
+  );
+});
