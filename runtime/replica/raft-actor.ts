@@ -1,0 +1,337 @@
+// raft/<g>: one consensus group. Owns a Raft core and drives its Ready loop:
+//
+//   sendNow          → peer, at once (a leader replicates while it writes its own copy)
+//   writes           → wal; the rest of the Ready waits for the durable ack ("appended")
+//   sendAfterPersist → peer, after the ack (votes and append acks assert durability)
+//   snapshot (recv.) → sequencer "restore", before the committed entries that follow it
+//   committed        → sequencer, tagged with the client batch that proposed them here
+//   readStates       → sequencer (the service path answers them)
+//   then advance()
+//
+// One Ready is outstanding at a time (the contract); inputs keep arriving meanwhile and whatever
+// they produce (proposals, acks) goes out in the next Ready, so a slow fsync makes batches bigger,
+// not the queue longer. The loop runs once per mailbox burst: every input schedules one "pump"
+// message to itself, which lands behind everything already queued.
+//
+// Movable: the core travels in snapshot() (protocols/raft/migration.ts), together with the
+// outstanding Ready; the wal's ack is addressed to the actor id and finds it wherever it is.
+import { defineActor } from '../actors/index.js';
+import type { ActorContext } from '../actors/index.js';
+import type { Entry, GroupDurableState, GroupWrite, Membership, NodeId, Ready, Role } from '../protocols/api.js';
+import { exportRaftCore, importRaftCore, type RaftCoreState } from '../protocols/raft/migration.js';
+import { MsgType, raftCodec, RaftCore, type RaftMessage, type RaftOptions } from '../protocols/raft/index.js';
+import { SeededRng } from '../protocols/rng.js';
+import { ActorIds, type ClientIn, type PeerIn, type RaftIn, type RaftStatus, type SequencerIn, type WalIn } from './messages.js';
+
+export interface RaftActorArgs {
+  readonly id: NodeId;
+  readonly group: number;
+  readonly membership: Membership;
+  readonly options: Partial<RaftOptions>;
+  readonly tickMs: number;
+  readonly seed: number;
+}
+
+/**
+ * The first message: the group's durable state as recovered from the store. It is a message, not
+ * a constructor argument, because the runtime keeps constructor args for the actor's lifetime (to
+ * re-create it after a move) and the recovered log can be large.
+ */
+export interface RaftBoot {
+  readonly t: 'boot';
+  readonly durable: readonly GroupDurableState[];
+}
+
+type Msg = RaftIn | RaftBoot | { readonly t: 'pump' };
+
+interface Proposal {
+  readonly index: number;
+  readonly term: number;
+  readonly tag: number;
+}
+
+interface State {
+  readonly core: RaftCoreState | null;
+  readonly outstanding: Ready<RaftMessage> | null;
+  readonly walSeq: number;
+  readonly proposals: Proposal[];
+  readonly congested: NodeId[];
+  readonly pendingCompact: { index: number; data: Uint8Array } | null;
+  readonly last: { leader: NodeId; term: number; role: Role };
+  readonly counters: Counters;
+}
+
+interface Counters {
+  readyLoops: number;
+  appendsHeldBack: number;
+  malformedIn: number;
+  proposalsRefused: number;
+}
+
+export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorContext<Msg>, args) => {
+  const self = ActorIds.raft(args.group);
+  // Created by the boot message; until then inputs are dropped (peers retransmit, clients retry).
+  let core: RaftCore = null as unknown as RaftCore;
+  let booted = false;
+  let outstanding: Ready<RaftMessage> | null = null;
+  let walSeq = 0;
+  let pumpQueued = false;
+  /** Batches proposed here, oldest first: results go back to the client actor if they commit. */
+  let proposals: Proposal[] = [];
+  let propHead = 0;
+  let congested = new Set<NodeId>();
+  let pendingCompact: { index: number; data: Uint8Array } | null = null;
+  let last = { leader: 0, term: 0, role: 'follower' as Role };
+  let counters: Counters = { readyLoops: 0, appendsHeldBack: 0, malformedIn: 0, proposalsRefused: 0 };
+
+  function boot(durable: readonly GroupDurableState[]): void {
+    if (booted) throw new Error(`${self}: booted twice`);
+    core = new RaftCore(
+      { id: args.id, membership: args.membership, rng: new SeededRng(args.seed), durable },
+      { ...args.options, group: args.group, forwardProposals: false, forwardReads: false },
+    );
+    booted = true;
+    ctx.setTimer('tick', args.tickMs, { t: 'tick' }, { repeat: true });
+    // A snapshot found on disk is the service's starting point, before any committed entry.
+    const snap = durable.find((d) => d.group === args.group)?.snapshot;
+    if (snap) sendSeq({ t: 'restore', group: args.group, index: snap.meta.index, data: snap.data });
+  }
+
+  function sendSeq(m: SequencerIn): void {
+    ctx.send(ActorIds.sequencer, m);
+  }
+  function sendClient(m: ClientIn): void {
+    ctx.send(ActorIds.client, m);
+  }
+
+  function schedulePump(): void {
+    if (pumpQueued) return;
+    pumpQueued = true;
+    ctx.send(self, { t: 'pump' });
+  }
+
+  function sendMessages(msgs: readonly RaftMessage[]): void {
+    if (msgs.length === 0) return;
+    const to: NodeId[] = [];
+    const data: Uint8Array[] = [];
+    for (const m of msgs) {
+      // A congested peer gets no new appends (as if probing); heartbeats keep flowing. The core
+      // resends from the follower's answer once the queue drains.
+      if (m.type === MsgType.App && m.entries.length > 0 && congested.has(m.to)) {
+        counters.appendsHeldBack++;
+        continue;
+      }
+      to.push(m.to);
+      data.push(raftCodec.encode(m));
+    }
+    if (to.length > 0) ctx.send(ActorIds.peer, { t: 'out', group: args.group, to, data } satisfies PeerIn);
+  }
+
+  function noteLeadership(): void {
+    const v = core.groups()[0]!;
+    if (v.leader !== last.leader || v.term !== last.term || v.role !== last.role) {
+      last = { leader: v.leader, term: v.term, role: v.role };
+      sendClient({ t: 'leader', group: args.group, leader: v.leader, term: v.term, role: v.role });
+    }
+  }
+
+  function pump(): void {
+    pumpQueued = false;
+    if (outstanding !== null || !core.hasReady()) return;
+    counters.readyLoops++;
+    const rd = core.ready();
+    sendMessages(rd.sendNow);
+    noteLeadership();
+    let persist: GroupWrite[] | null = null;
+    for (const w of rd.writes) {
+      if (w.compacted) {
+        // Stored through saveSnapshot, which streams the image to a file without holding up the
+        // appends behind it (an image inside append() would gate the whole WAL while it is written).
+        ctx.send(ActorIds.wal, { t: 'save-snapshot', replyTo: self, group: w.group, meta: w.compacted.meta, data: w.compacted.data } satisfies WalIn);
+      }
+      // A hard state that only moves the commit index need not be durable (the commit index is
+      // re-learned from the leader); it is restated with the next entries or term change.
+      const needed = w.entries.length > 0 || w.snapshot !== null || (w.hardState !== null && rd.mustSync);
+      if (needed) (persist ??= []).push({ group: w.group, hardState: w.hardState, entries: w.entries, snapshot: w.snapshot });
+    }
+    if (persist !== null) {
+      outstanding = rd;
+      ctx.send(ActorIds.wal, { t: 'append', seq: ++walSeq, replyTo: self, writes: persist } satisfies WalIn);
+    } else {
+      finish(rd);
+    }
+  }
+
+  function finish(rd: Ready<RaftMessage>): void {
+    sendMessages(rd.sendAfterPersist);
+    for (const w of rd.writes) {
+      if (w.snapshot !== null) sendSeq({ t: 'restore', group: args.group, index: w.snapshot.meta.index, data: w.snapshot.data });
+    }
+    if (rd.committed.length > 0) forwardCommitted(rd.committed);
+    for (const r of rd.readStates) {
+      if ('error' in r) sendSeq({ t: 'read-state', group: args.group, ctx: r.ctx, index: 0, error: r.error, leader: r.leader });
+      else sendSeq({ t: 'read-state', group: args.group, ctx: r.ctx, index: r.index });
+    }
+    core.advance(rd);
+    outstanding = null;
+    if (pendingCompact !== null) {
+      core.compact(pendingCompact.index, pendingCompact.data);
+      pendingCompact = null;
+    }
+    noteLeadership();
+    schedulePump();
+  }
+
+  function forwardCommitted(entries: readonly Entry[]): void {
+    const tags = new Array<number>(entries.length).fill(0);
+    let dropped: number[] | null = null;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      while (propHead < proposals.length && proposals[propHead]!.index < e.index) {
+        // Our entry at that index was replaced by another leader's before it committed.
+        (dropped ??= []).push(proposals[propHead++]!.tag);
+      }
+      if (propHead < proposals.length && proposals[propHead]!.index === e.index) {
+        const p = proposals[propHead++]!;
+        if (p.term === e.term) tags[i] = p.tag;
+        else (dropped ??= []).push(p.tag);
+      }
+    }
+    if (propHead > 1024 && propHead * 2 > proposals.length) {
+      proposals = proposals.slice(propHead);
+      propHead = 0;
+    }
+    sendSeq({ t: 'committed', group: args.group, entries, tags });
+    if (dropped !== null) sendClient({ t: 'dropped', tags: dropped, reason: 'leader changed before the write committed', leader: core.groups()[0]!.leader });
+  }
+
+  function propose(tag: number, data: Uint8Array): void {
+    const r = core.propose(data);
+    if (r.ok && r.index !== undefined) {
+      proposals.push({ index: r.index, term: core.groups()[0]!.term, tag });
+      return;
+    }
+    counters.proposalsRefused++;
+    const leader = r.ok ? core.groups()[0]!.leader : r.leader;
+    const reason = r.ok ? 'forwarded' : r.error;
+    sendClient({ t: 'dropped', tags: [tag], reason, leader });
+  }
+
+  function status(): RaftStatus {
+    const v = core.groups()[0]!;
+    const st = core.stats();
+    return {
+      group: args.group,
+      role: v.role,
+      term: v.term,
+      leader: v.leader,
+      commit: v.commit,
+      lastIndex: v.lastIndex,
+      firstIndex: v.firstIndex,
+      snapshotIndex: core.latestSnapshot()?.meta.index ?? 0,
+      hardState: { term: v.term, vote: v.vote, commit: v.commit },
+      counters: { ...st.counters, ...counters },
+      rejected: { ...st.rejected } as Record<string, number>,
+      readyLoops: counters.readyLoops,
+      appendsHeldBack: counters.appendsHeldBack,
+    };
+  }
+
+  return {
+    receive(msg: Msg): void {
+      if (!booted) {
+        if (msg.t === 'boot') {
+          boot(msg.durable);
+          schedulePump();
+        } else if (msg.t === 'propose') {
+          sendClient({ t: 'dropped', tags: [msg.tag], reason: 'starting', leader: 0 });
+        } else if (msg.t === 'status') {
+          ctx.send(msg.replyTo, null);
+        }
+        return;
+      }
+      switch (msg.t) {
+        case 'boot':
+          throw new Error(`${self}: booted twice`);
+        case 'pump':
+          pump();
+          return;
+        case 'tick':
+          core.tick();
+          break;
+        case 'in':
+          for (const bytes of msg.data) {
+            let m: RaftMessage;
+            try {
+              m = raftCodec.decode(bytes);
+            } catch {
+              counters.malformedIn++;
+              continue;
+            }
+            core.step(m);
+          }
+          break;
+        case 'propose':
+          propose(msg.tag, msg.data);
+          break;
+        case 'appended':
+          if (msg.error !== undefined) throw new Error(`raft/${args.group}: the log writer failed: ${msg.error}`);
+          if (outstanding === null || msg.seq !== walSeq) throw new Error(`raft/${args.group}: unexpected append ack ${msg.seq} (expected ${walSeq})`);
+          finish(outstanding);
+          return;
+        case 'read-index':
+          core.readIndex(msg.ctx);
+          break;
+        case 'compact':
+          if (outstanding !== null) pendingCompact = { index: msg.index, data: msg.data };
+          else core.compact(msg.index, msg.data);
+          break;
+        case 'snapshot-saved':
+          return;
+        case 'congestion':
+          if (msg.congested) congested.add(msg.peer);
+          else congested.delete(msg.peer);
+          if (!msg.congested) break;
+          return;
+        case 'transfer': {
+          const ok = core.transferLeadership(msg.to);
+          if (msg.replyTo) ctx.send(msg.replyTo, { ok });
+          break;
+        }
+        case 'status':
+          ctx.send(msg.replyTo, status());
+          return;
+      }
+      schedulePump();
+    },
+    snapshot(): State {
+      return {
+        core: booted ? exportRaftCore(core) : null,
+        outstanding,
+        walSeq,
+        proposals: proposals.slice(propHead),
+        congested: [...congested],
+        pendingCompact,
+        last,
+        counters,
+      };
+    },
+    restore(s: State): void {
+      // The core and the outstanding Ready were cloned in one graph, so the core still recognises
+      // the Ready when advance() is called with it.
+      if (s.core === null) return;
+      core = importRaftCore(s.core);
+      booted = true;
+      outstanding = s.outstanding;
+      walSeq = s.walSeq;
+      proposals = s.proposals;
+      propHead = 0;
+      congested = new Set(s.congested);
+      pendingCompact = s.pendingCompact;
+      last = s.last;
+      counters = s.counters;
+      pumpQueued = false;
+      schedulePump();
+    },
+  };
+});

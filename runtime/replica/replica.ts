@@ -1,0 +1,251 @@
+// A replica process: the actors of docs/replica.md on one ActorRuntime, plus the control API.
+//
+//   main thread (pinned):  wal (LogStore), peer (PeerTransport), client (ClientPortServer)
+//   movable:               raft/<g>, sequencer, kv        (placement from config.runtime)
+//
+// startReplica() recovers the store first (refusing to start on corruption, naming file and
+// offset), then starts the runtime, the actors, the transports and the control API.
+import { randomInt } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { ActorRuntime, actorKind, mountControlApi, readTokenFile } from '../actors/index.js';
+import type { ActorRuntime as Runtime } from '../actors/index.js';
+import { ClientPortServer, PeerTransport, limitsForInflight, readSecretFile, type NetLogger } from '../net/index.js';
+import type { Membership, NodeId } from '../protocols/api.js';
+import { LogStore, type LogStoreOptions } from '../storage/index.js';
+import { requestCodec, responseCodec, type ClientRequest, type ClientResponse } from '../client/protocol.js';
+import { createClientActor, type ClientActorHandle } from './client-actor.js';
+import { formatHostPort, readTokens, type ReplicaConfig } from './config.js';
+import type { KvActorArgs } from './kv-actor.js';
+import { ActorIds, type KvStatus, type RaftStatus } from './messages.js';
+import { createPeerActor, type PeerActorHandle } from './peer-actor.js';
+import { peerEnvelopeCodec, type PeerEnvelope } from './peer-envelope.js';
+import type { RaftActorArgs, RaftBoot } from './raft-actor.js';
+import type { SequencerArgs } from './sequencer-actor.js';
+import { createWalActor } from './wal-actor.js';
+
+export interface ReplicaLogger extends NetLogger {
+  fatal?(obj: object, msg: string): void;
+}
+
+export interface ReplicaStatus {
+  readonly id: NodeId;
+  readonly pid: number;
+  readonly clusterId: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: NodeId;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  readonly groups: readonly RaftStatus[];
+  readonly kv: KvStatus;
+  readonly addresses: { readonly peer: string; readonly client: string; readonly control: string };
+  readonly client: ClientActorHandle['stats'];
+  readonly peer: PeerActorHandle['stats'];
+  readonly storage: ReturnType<LogStore['stats']>;
+  readonly uptimeMs: number;
+}
+
+export interface Replica {
+  readonly id: NodeId;
+  readonly runtime: Runtime;
+  readonly store: LogStore;
+  readonly addresses: { readonly peer: string; readonly client: string; readonly control: string };
+  status(): Promise<ReplicaStatus>;
+  /** Stops serving: clients, transport, actors, then the store (pending appends finish first). */
+  stop(): Promise<void>;
+  /** Resolves when the replica stopped (after stop(), or after a fatal error). */
+  readonly stopped: Promise<{ fatal: string | null }>;
+}
+
+const HERE = import.meta.url;
+const kind = (file: string, exp: string) => actorKind(new URL(file, HERE), exp);
+
+export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Promise<Replica> {
+  const t0 = Date.now();
+  const secret = readSecretFile(cfg.secretFile, 'secretFile');
+  const tokens = readTokens(cfg.clientTokenFile, 'clientTokenFile');
+  const controlToken = readTokenFile(cfg.control.tokenFile);
+  const self = cfg.members.find((m) => m.id === cfg.id)!;
+  const membership: Membership = { voters: cfg.members.map((m) => m.id), learners: [] };
+
+  const storeOpts: LogStoreOptions = {
+    ...(cfg.storage as LogStoreOptions),
+    onWarning: (m) => log.warn({ component: 'storage' }, m),
+  };
+  const { store, recovered, report } = await LogStore.open(cfg.dataDir, storeOpts);
+  log.info(
+    { component: 'storage', dir: cfg.dataDir, groups: recovered.length, durationMs: Math.round(report.durationMs), tornTails: report.lanes.filter((l) => l.tornTail).length },
+    'store recovered',
+  );
+
+  let resolveStopped!: (v: { fatal: string | null }) => void;
+  const stopped = new Promise<{ fatal: string | null }>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | null = null;
+
+  const fatal = (reason: string): void => {
+    (log.fatal ?? log.error).call(log, { component: 'replica' }, `fatal: ${reason}`);
+    void stop(reason);
+  };
+
+  const rt = await ActorRuntime.start({
+    workers: cfg.runtime.workers,
+    ...(cfg.runtime.cpus ? { cpus: cfg.runtime.cpus } : {}),
+    codec: cfg.runtime.codec,
+    onFault: (r) => {
+      if (r.action === 'restarted') {
+        log.warn({ component: 'actors', actor: r.actor }, `actor restarted after: ${r.error}`);
+        return;
+      }
+      fatal(`actor ${r.actor || JSON.stringify(r.actors)} failed on executor ${r.executor}: ${r.error}\n${r.stack ?? ''}`);
+    },
+  });
+
+  // Main-thread actors first: their handles are needed by the transports' callbacks.
+  await rt.spawnLocal(ActorIds.wal, createWalActor({ store, fatal, log: (m) => log.warn({ component: 'wal' }, m) }));
+  const peer = createPeerActor(cfg.id, cfg.groups);
+  await rt.spawnLocal(ActorIds.peer, peer.factory);
+  const addresses = new Map(cfg.members.map((m) => [m.id, formatHostPort(m.client)] as const));
+  const client = createClientActor({
+    self: cfg.id,
+    clusterId: cfg.clusterId,
+    addresses,
+    window: cfg.service.sessions.window,
+    maxBatchBytes: cfg.client.maxBatchBytes,
+    maxBatchCommands: cfg.client.maxBatchCommands,
+    requestTimeoutMs: cfg.client.requestTimeoutMs,
+  });
+  await rt.spawnLocal(ActorIds.client, client.factory);
+
+  const place = (id: string): number => cfg.runtime.placement[id] ?? 0;
+  await rt.spawn<SequencerArgs>({ id: ActorIds.sequencer, kind: kind('./sequencer-actor.js', 'sequencerActor'), args: { groups: cfg.groups }, executor: place(ActorIds.sequencer) });
+  await rt.spawn<KvActorArgs>({
+    id: ActorIds.kv,
+    kind: kind('./kv-actor.js', 'kvActor'),
+    args: { sessions: cfg.service.sessions, snapshotEveryEntries: cfg.service.snapshotEveryEntries, snapshotEveryBytes: cfg.service.snapshotEveryBytes },
+    executor: place(ActorIds.kv),
+  });
+  const { tickMs, ...raftOptions } = cfg.raft;
+  for (let g = 0; g < cfg.groups; g++) {
+    const id = ActorIds.raft(g);
+    await rt.spawn<RaftActorArgs>({
+      id,
+      kind: kind('./raft-actor.js', 'raftActor'),
+      args: { id: cfg.id, group: g, membership, options: raftOptions, tickMs, seed: randomInt(0, 2 ** 32) },
+      executor: place(id),
+    });
+    rt.send(id, { t: 'boot', durable: recovered.filter((d) => d.group === g) } satisfies RaftBoot);
+  }
+
+  const peers: Record<number, { host: string; port: number }> = {};
+  for (const m of cfg.members) if (m.id !== cfg.id) peers[m.id] = m.peer;
+  const transport = await PeerTransport.start<PeerEnvelope>({
+    id: cfg.id,
+    clusterId: cfg.clusterId,
+    secret,
+    codec: peerEnvelopeCodec,
+    peers,
+    listen: cfg.listen.peer ?? self.peer,
+    onMessage: (m) => peer.handle.onMessage(m),
+    onCongestion: (p, c) => peer.handle.onCongestion(p, c),
+    // Raft's in-flight window per follower bounds what can be queued: a well-behaved leader
+    // never hits the hard bound (docs/net.md, "Backpressure").
+    limits: limitsForInflight(cfg.raft.maxInflightMsgs, Math.max(cfg.raft.maxBytesPerMsg, 1 << 16)),
+    log,
+  });
+  peer.handle.attach(transport);
+
+  const port = await ClientPortServer.start<ClientRequest, ClientResponse>({
+    token: tokens,
+    codecs: { request: requestCodec, response: responseCodec },
+    replicaId: cfg.id,
+    listen: cfg.listen.client ?? self.client,
+    onRequest: (session, id, req) => client.handle.onRequest(session, id, req),
+    limits: { maxInFlight: cfg.client.maxInFlight },
+    log,
+  });
+
+  const status = async (): Promise<ReplicaStatus> => {
+    const groups: RaftStatus[] = [];
+    for (let g = 0; g < cfg.groups; g++) {
+      const s = await rt.ask<RaftStatus | null>(ActorIds.raft(g), (replyTo) => ({ t: 'status', replyTo }));
+      if (s) groups.push(s);
+    }
+    const kv = await rt.ask<KvStatus>(ActorIds.kv, (replyTo) => ({ t: 'status', replyTo }));
+    const g0 = groups[0];
+    return {
+      id: cfg.id,
+      pid: process.pid,
+      clusterId: cfg.clusterId,
+      role: g0?.role ?? 'starting',
+      term: g0?.term ?? 0,
+      leader: g0?.leader ?? 0,
+      commit: g0?.commit ?? 0,
+      applied: kv.applied,
+      lastIndex: g0?.lastIndex ?? 0,
+      snapshotIndex: kv.snapshotIndex,
+      groups,
+      kv,
+      addresses: addrs,
+      client: client.handle.stats,
+      peer: peer.handle.stats,
+      storage: store.stats(),
+      uptimeMs: Date.now() - t0,
+    };
+  };
+
+  const { default: Fastify } = await import('fastify');
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  await mountControlApi(app, { runtime: rt, token: controlToken });
+  await app.register(async (scope) => {
+    const { createHash, timingSafeEqual } = await import('node:crypto');
+    const want = createHash('sha256').update(controlToken).digest();
+    scope.addHook('onRequest', async (req, reply) => {
+      const h = req.headers.authorization;
+      const given = typeof h === 'string' && h.startsWith('Bearer ') ? h.slice(7).trim() : '';
+      if (!given || !timingSafeEqual(createHash('sha256').update(given).digest(), want)) {
+        await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized: send Authorization: Bearer <token>' });
+      }
+    });
+    scope.get('/v1/status', async () => status());
+    scope.post('/v1/transfer-leadership', async (req, reply) => {
+      const to = Number((req.body as { to?: unknown } | undefined)?.to);
+      if (!Number.isInteger(to) || to < 1) return reply.code(400).send({ error: 'body must be {"to": replicaId}' });
+      return rt.ask(ActorIds.raft(0), (replyTo) => ({ t: 'transfer', to, replyTo }));
+    });
+    scope.post('/v1/snapshot', async () => rt.ask(ActorIds.kv, (replyTo) => ({ t: 'take-snapshot', replyTo })));
+  });
+  await app.listen({ host: cfg.control.listen.host, port: cfg.control.listen.port });
+  const ca = app.server.address();
+  const controlPort = typeof ca === 'object' && ca ? ca.port : cfg.control.listen.port;
+
+  const addrs = {
+    peer: formatHostPort(transport.address),
+    client: formatHostPort(port.address),
+    control: `http://${formatHostPort({ host: cfg.control.listen.host, port: controlPort })}`,
+  };
+
+  async function stop(reason: string | null = null): Promise<void> {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      const step = async (what: string, f: () => Promise<unknown>) => {
+        try {
+          await f();
+        } catch (e) {
+          log.warn({ component: 'replica' }, `while stopping (${what}): ${e instanceof Error ? e.message : String(e)}`);
+        }
+      };
+      await step('client port', () => port.close());
+      await step('control api', () => app.close());
+      await step('peer transport', () => transport.close());
+      await step('actors', () => rt.stop());
+      await step('store', () => store.close());
+      resolveStopped({ fatal: reason });
+    })();
+    return stopping;
+  }
+
+  log.info({ component: 'replica', id: cfg.id, ...addrs, startupMs: Date.now() - t0 }, 'replica started');
+  return { id: cfg.id, runtime: rt, store, addresses: addrs, status, stop: () => stop(null), stopped };
+}
