@@ -93,6 +93,13 @@ export interface GroupWrite {
    * conflict with it), and restore the state machine from it before applying `committed`.
    */
   readonly snapshot: Snapshot | null;
+  /**
+   * The core's own snapshot made by compact(): persist it as the group's latest snapshot (it is
+   * what GroupDurableState.snapshot returns on restart); the host may then drop the durable log
+   * entries it covers. Do NOT restore the state machine from it: the host already holds that
+   * state or a later one. Absent or null when there is none.
+   */
+  readonly compacted?: Snapshot | null;
 }
 
 /** The answer to a readIndex request. */
@@ -209,7 +216,11 @@ export interface ProtocolCore<M extends Envelope> {
 
 export interface CoreInit {
   readonly id: NodeId;
-  /** Initial membership, used only when no durable state exists yet. */
+  /**
+   * Bootstrap membership: the configuration in force before the first log entry. Used whenever the
+   * durable state holds no snapshot, so pass the same value again on restart. A replica joining an
+   * existing cluster may pass an empty membership and learn the configuration from the leader.
+   */
   readonly membership: Membership;
   readonly rng: Rng;
   /** Durable state recovered by the host; empty for a fresh replica. */
