@@ -32,7 +32,8 @@ export class DurableStore {
       const last = base + s.entries.length;
       if (first <= base) return `group ${w.group}: write of entry ${first} at or below the snapshot index ${base}`;
       if (first > last + 1) return `group ${w.group}: write of entry ${first} leaves a gap after durable index ${last}`;
-      s.entries.length = first - base - 1;
+      // Truncate a conflicting suffix only when there is one (length writes are not free).
+      if (first - base - 1 < s.entries.length) s.entries.length = first - base - 1;
       for (let i = 0; i < w.entries.length; i++) {
         const e = w.entries[i]!;
         if (e.index !== first + i) return `group ${w.group}: entries not contiguous at ${e.index}`;

@@ -19,6 +19,8 @@ export interface ThroughputOptions {
   /** ...or this much wall time, whichever comes first. */
   readonly maxMs: number;
   readonly seed: number;
+  /** Every replica compacts its log after this many applied entries, as a real host would. */
+  readonly compactEvery?: number;
 }
 
 export interface ThroughputResult {
@@ -44,6 +46,10 @@ export function measureCoreThroughput(o: ThroughputOptions): ThroughputResult {
   let appendMsgs = 0;
   let readies = 0;
   const committedAt = new Array<number>(o.replicas).fill(0);
+  const appliedAt = new Array<number>(o.replicas).fill(0);
+  const compactedAt = new Array<number>(o.replicas).fill(0);
+  const compactEvery = o.compactEvery ?? 65_536;
+  const image = new Uint8Array(16);
 
   const drainNode = (i: number): boolean => {
     const core = cores[i]!;
@@ -59,7 +65,12 @@ export function measureCoreThroughput(o: ThroughputOptions): ThroughputResult {
       for (const m of rd.sendNow) queue.push(m);
       for (const m of rd.sendAfterPersist) queue.push(m);
       committedAt[i]! += rd.committed.length;
+      if (rd.committed.length > 0) appliedAt[i] = rd.committed[rd.committed.length - 1]!.index;
       core.advance(rd);
+      if (compactEvery > 0 && appliedAt[i]! - compactedAt[i]! >= compactEvery) {
+        compactedAt[i] = appliedAt[i]!;
+        core.compact(appliedAt[i]!, image);
+      }
     }
     return any;
   };
