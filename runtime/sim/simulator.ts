@@ -140,8 +140,11 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
     replyToClient: (from: NodeId, reply: ClientReply) => {
       const c = clients[reply.client - 1];
       if (!c) return;
+      if (trace) {
+        const what = 'redirect' in reply ? `redirect to ${reply.redirect} (${reply.why})` : JSON.stringify(reply.output);
+        trace(`reply ${from}->client ${reply.client} #${reply.seq} ${what}`);
+      }
       clientLink(() => c.onReply(reply));
-      void from;
     },
     checker,
     trace,
@@ -189,6 +192,7 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
     schedule: (at: number, fire: () => void) => queue.schedule(at, fire),
     send: (to: NodeId, req: ClientRequest) => {
       const h = hosts[to - 1]!;
+      trace?.(`request client ${req.client}->${to} #${req.seq} ${req.input.op} ${req.input.key}`);
       clientLink(() => h.clientRequest(req));
     },
     historyTime: () => ++hclock,

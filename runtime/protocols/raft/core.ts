@@ -293,7 +293,14 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
       this.counters.compactIgnored++;
       return;
     }
-    const snap: Snapshot = { meta: { index: appliedIndex, term: t, membership: this.membershipAt(appliedIndex) }, data };
+    const membership = this.membershipAt(appliedIndex);
+    if (membership.voters.length === 0) {
+      // A joiner bootstrapped empty has not yet seen the configuration for this point of the log;
+      // a snapshot without one could never be restored or sent. Keep the log until it has.
+      this.counters.compactIgnored++;
+      return;
+    }
+    const snap: Snapshot = { meta: { index: appliedIndex, term: t, membership }, data };
     this.snapshot = snap;
     this.compactedWrite = snap;
     const newBase = Math.max(log.base, appliedIndex - this.o.compactionRetainEntries);
@@ -456,14 +463,9 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
       return;
     }
     const t = m.type;
-    if (!this.known.has(m.from)) {
-      // A replica outside its own configuration (a joiner that was bootstrapped empty) accepts the
-      // leader's replication traffic; that is how it learns the configuration.
-      const fromLeader = t === MsgType.App || t === MsgType.Heartbeat || t === MsgType.Snap;
-      if (this.selfMember || !fromLeader) {
-        this.reject('unknown-sender');
-        return;
-      }
+    if (!this.known.has(m.from) && !this.acceptsFromStranger(m)) {
+      this.reject('unknown-sender');
+      return;
     }
     // Term-less messages: forwarded proposals and reads.
     if (t === MsgType.Prop) return this.handleForwardedProposals(m);
@@ -506,6 +508,29 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
         return this.stepFollower(m);
       default:
         return this.stepCandidate(m);
+    }
+  }
+
+  /**
+   * Leader and candidate traffic is processed whoever sends it (dissertation §4.1): a lagging
+   * replica must follow a leader, and vote for a candidate, that joined after the last
+   * configuration it knows. So is everything a replica outside its own configuration receives (a
+   * joiner bootstrapped empty). Responses, forwarded requests and TimeoutNow only make sense from
+   * known members; peers are authenticated by the transport, not here.
+   */
+  private acceptsFromStranger(m: RaftMessage): boolean {
+    if (!this.selfMember) return true;
+    switch (m.type) {
+      case MsgType.App:
+      case MsgType.Heartbeat:
+      case MsgType.Snap:
+      case MsgType.Vote:
+      case MsgType.PreVote:
+        return true;
+      case MsgType.TimeoutNow:
+        return m.from === this.lead;
+      default:
+        return false;
     }
   }
 
@@ -609,7 +634,7 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
         this.setLead(m.from);
         return this.handleSnapshotChunk(m);
       case MsgType.TimeoutNow:
-        if (!this.selfVoter) {
+        if (!this.canCampaign()) {
           this.reject('unexpected');
           return;
         }
@@ -727,6 +752,9 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     }
     log.restore(snap);
     this.snapshot = snap;
+    // A compaction snapshot not yet handed out is older than this one: it must not be persisted
+    // after it (the host would go back to an older snapshot with a newer commit index).
+    this.compactedWrite = null;
     this.baseMembership = meta.membership;
     this.configs = [];
     this.setMembership(meta.membership);
@@ -1103,7 +1131,7 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.selfVoter && this.electionElapsed >= this.randomizedElectionTimeout) {
+    if (this.electionElapsed >= this.randomizedElectionTimeout && this.canCampaign()) {
       this.electionElapsed = 0;
       this.hup(false);
     }
@@ -1160,8 +1188,21 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     return active >= quorum(this.voterIds.length);
   }
 
+  /**
+   * A voter of the latest configuration may campaign, and so may a voter of the latest committed
+   * one: an uncommitted entry that removes or demotes this replica may leave it the only one with
+   * the newest log, which the others cannot out-vote. It then campaigns with the latest
+   * configuration's quorum, in which its own vote does not count (see docs/raft.md).
+   */
+  private canCampaign(): boolean {
+    if (this.selfVoter) return true;
+    const last = this.lastConfigIndex();
+    if (last === 0 || last <= this.log.committed) return false;
+    return this.membershipAt(this.log.committed).voters.includes(this.id);
+  }
+
   private hup(transfer: boolean): void {
-    if (this.state === StateType.Leader || !this.selfVoter) return;
+    if (this.state === StateType.Leader || !this.canCampaign()) return;
     if (this.o.preVote && !transfer) this.startPreVote();
     else this.startElection(transfer);
   }
