@@ -64,6 +64,8 @@ export class SimHost {
   /** Set when the core threw: the run is over. */
   broken = false;
   applied = 0;
+  snapshotsInstalled = 0;
+  compactions = 0;
 
   constructor(
     private readonly cfg: HostConfig,
@@ -199,6 +201,7 @@ export class SimHost {
       if (problem) this.env.checker.report('persistence-contract', `replica ${this.id}: ${problem}`);
       if (w.snapshot) {
         this.kv.restore(w.snapshot.data);
+        this.snapshotsInstalled++;
         this.env.trace?.(`install ${this.id} snapshot ${w.snapshot.meta.index}/${w.snapshot.meta.term}`);
         this.lastCompact = this.kv.appliedIndex;
       }
@@ -220,6 +223,7 @@ export class SimHost {
     if (this.cfg.compactEvery > 0 && this.kv.appliedIndex - this.lastCompact >= this.cfg.compactEvery) {
       this.lastCompact = this.kv.appliedIndex;
       core.compact(this.kv.appliedIndex, this.kv.snapshot());
+      this.compactions++;
       this.env.trace?.(`compact ${this.id} at ${this.kv.appliedIndex}`);
     }
   }

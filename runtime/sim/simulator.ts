@@ -33,7 +33,7 @@ export interface SimConfig {
   readonly faults: 'random' | 'none' | FaultConfig;
   /** Mean ms between leadership-transfer requests to the current leader (0: never). */
   readonly transferEvery: number;
-  /** Snapshot + compact after this many applied entries; 0 draws 20..100 per replica. */
+  /** Snapshot + compact after this many applied entries; 0 draws 10..60 per replica. */
   readonly compactEvery: number;
   /** Host-side injected bugs: 'send-before-persist'. */
   readonly hostBugs: readonly string[];
@@ -76,6 +76,8 @@ export interface SimRunResult {
   readonly unknownOps: number;
   readonly crashes: number;
   readonly partitions: number;
+  readonly compactions: number;
+  readonly snapshotsInstalled: number;
   readonly steps: number;
   /** The run hit maxSteps before its clients were done. */
   readonly truncated: boolean;
@@ -180,7 +182,7 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
           options: cfg.protocolOptions,
           membership,
           sendBeforePersist,
-          compactEvery: cfg.compactEvery > 0 ? cfg.compactEvery : 20 + hostRng.nextInt(81),
+          compactEvery: cfg.compactEvery > 0 ? cfg.compactEvery : 10 + hostRng.nextInt(51),
           rngFor: (inc) => new SeededRng((coreSeed ^ Math.imul(inc, 0x9e3779b1)) >>> 0),
         },
         hostEnv,
@@ -318,6 +320,8 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
     unknownOps,
     crashes,
     partitions,
+    compactions: hosts.reduce((a, h) => a + h.compactions, 0),
+    snapshotsInstalled: hosts.reduce((a, h) => a + h.snapshotsInstalled, 0),
     steps,
     truncated,
     simulatedMs: now,

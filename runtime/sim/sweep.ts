@@ -36,6 +36,8 @@ export interface SweepSummary {
   readonly crashes: number;
   readonly partitions: number;
   readonly messages: number;
+  readonly compactions: number;
+  readonly snapshots_installed: number;
   readonly truncated_runs: number;
   readonly failing_seeds: number[];
   readonly violation_kinds: Record<string, number>;
@@ -86,6 +88,8 @@ export function runSweep(o: SweepOptions): SweepSummary {
   let crashes = 0;
   let partitions = 0;
   let messages = 0;
+  let compactions = 0;
+  let installs = 0;
   let truncated = 0;
   const failing: number[] = [];
   const kinds: Record<string, number> = {};
@@ -103,6 +107,8 @@ export function runSweep(o: SweepOptions): SweepSummary {
     crashes += r.crashes;
     partitions += r.partitions;
     messages += r.net.sent;
+    compactions += r.compactions;
+    installs += r.snapshotsInstalled;
     if (r.truncated) truncated++;
     o.onRun?.(r);
     if (isFailure(r)) {
@@ -125,6 +131,8 @@ export function runSweep(o: SweepOptions): SweepSummary {
     crashes,
     partitions,
     messages,
+    compactions,
+    snapshots_installed: installs,
     truncated_runs: truncated,
     failing_seeds: failing,
     violation_kinds: kinds,

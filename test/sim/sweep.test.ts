@@ -36,6 +36,8 @@ test('300 seeds with faults: zero violations, every history linearizable', { tim
   // The faults really happened, and the clients really worked.
   assert.ok(s.crashes > 300 && s.partitions > 100, `crashes ${s.crashes}, partitions ${s.partitions}`);
   assert.ok(dropped > 1000 && duplicated > 1000 && cut > 1000, `dropped ${dropped}, duplicated ${duplicated}, cut ${cut}`);
+  // Logs were compacted and lagging replicas caught up from leader snapshots.
+  assert.ok(s.compactions > 300 && s.snapshots_installed > 20, `compactions ${s.compactions}, installs ${s.snapshots_installed}`);
   assert.ok(s.ops > 300 * 50, `only ${s.ops} operations`);
   // Pending operations finish in the drain phase (sessions make retries exactly-once).
   assert.ok(s.unknown_ops < s.ops / 100, `${s.unknown_ops} of ${s.ops} operations ended unknown`);
