@@ -19,6 +19,7 @@ interface SimCliOptions {
   exportHistory?: string;
   exportFailingOnly?: boolean;
   untilFailure?: boolean;
+  keepGoing?: boolean;
   quiet?: boolean;
 }
 
@@ -44,6 +45,7 @@ export function register(program: Command): void {
     .option('--export-history <path>', 'write each run\'s history as Porcupine JSON (a file for one seed, else a directory)')
     .option('--export-failing-only', 'with --export-history: only runs that failed')
     .option('--until-failure', 'stop at the first failing seed')
+    .option('--keep-going', 'finish each run after an invariant violation (the history check then sees its effects)')
     .option('--quiet', 'no per-run lines')
     .action(async (o: SimCliOptions) => {
       const { ConfigError } = await import('../../runtime/common/config-error.js');
@@ -80,6 +82,7 @@ export function register(program: Command): void {
       const duration = int(o.duration, 'duration', 1);
       if (duration !== undefined) sim.durationMs = duration;
       if (!o.faults) sim.faults = 'none';
+      if (o.keepGoing) sim.keepGoing = true;
 
       const { runSweep, describeRunFailure, isFailure } = await import('../../runtime/sim/sweep.js');
       const { toPorcupineJson } = await import('../../runtime/sim/lincheck/history.js');

@@ -26,6 +26,9 @@ export interface FaultConfig {
   /** Probability that a replica loses power during an fsync (just before it would complete): the
    *  sharpest test of what a core lets out before its writes are durable. */
   readonly crashInFsync: number;
+  /** Clock drift: each replica's tick period is tickMs * (1 + d), d uniform in [-tickSkew, tickSkew].
+   *  Raft is safe under any drift; lease reads are not (their documented clock assumption). */
+  readonly tickSkew: number;
   /** fsync latency in ms, uniform in [min, max]. */
   readonly fsyncMin: number;
   readonly fsyncMax: number;
@@ -46,6 +49,7 @@ export const NO_FAULTS: FaultConfig = {
   downMax: 0,
   maxDown: 0,
   crashInFsync: 0,
+  tickSkew: 0,
   fsyncMin: 1,
   fsyncMax: 2,
 };
@@ -70,6 +74,7 @@ export function drawFaults(rand: () => number, replicas: number): FaultConfig {
     downMax: 600,
     maxDown: Math.max(1, Math.floor((replicas - 1) / 2)),
     crashInFsync: on(0.6) ? between(0.005, 0.04) : 0,
+    tickSkew: on(0.5) ? between(0.05, 0.3) : 0,
     fsyncMin: 1,
     fsyncMax: Math.round(between(2, 12)),
   };

@@ -42,6 +42,8 @@ export interface SimConfig {
   readonly keepHistory: boolean;
   /** Stop a run after this many events (a message storm, say); the run counts as truncated. */
   readonly maxSteps: number;
+  /** Keep running after an invariant violation (to see what clients observe); default: stop. */
+  readonly keepGoing: boolean;
 }
 
 export const DEFAULT_SIM_CONFIG: Omit<SimConfig, 'factory'> = {
@@ -61,6 +63,7 @@ export const DEFAULT_SIM_CONFIG: Omit<SimConfig, 'factory'> = {
   trace: false,
   keepHistory: false,
   maxSteps: 200_000,
+  keepGoing: false,
 };
 
 export interface SimRunResult {
@@ -208,13 +211,17 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
   };
   for (let c = 1; c <= cfg.clients; c++) clients.push(new SimClient(c, clientEnv, clientRng.fork()));
 
-  // Ticks: every replica ticks every tickMs, each with its own phase.
+  // Ticks: every replica ticks every tickMs (give or take its clock drift), each with its own phase.
   for (const h of hosts) {
+    // Clock drift: this replica's tick period; fractional periods accumulate exactly.
+    const period = cfg.tickMs * (1 + faults.tickSkew * (2 * hostRng.nextFloat() - 1));
+    let next = 1 + hostRng.nextInt(cfg.tickMs);
     const tickLoop = (): void => {
       h.tick();
-      if (now + cfg.tickMs <= end) queue.schedule(now + cfg.tickMs, tickLoop);
+      next += period;
+      if (Math.round(next) <= end) queue.schedule(Math.max(now, Math.round(next)), tickLoop);
     };
-    queue.schedule(1 + hostRng.nextInt(cfg.tickMs), tickLoop);
+    queue.schedule(next, tickLoop);
   }
 
   // Faults.
@@ -295,7 +302,7 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
     steps++;
     checker.observe(live());
     if (steps % 2000 === 0) checker.compareLogs(live());
-    if (checker.failed) break;
+    if (checker.failed && !cfg.keepGoing) break;
     if (now >= endFaults && clients.every((c) => !c.busy)) break;
     if (steps >= cfg.maxSteps) {
       truncated = true;
@@ -303,7 +310,7 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
       break;
     }
   }
-  if (!checker.failed) checker.compareLogs(live());
+  if (!checker.failed || cfg.keepGoing) checker.compareLogs(live());
 
   const ops = history.operations();
   const lin = checkKvHistory(ops);
