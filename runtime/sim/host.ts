@@ -7,7 +7,7 @@
 //     a restart rebuilds the core from exactly what the DurableStore holds.
 // The injected host bug `send-before-persist` sends `sendAfterPersist` together with `sendNow`.
 import { EntryType, NONE } from '../protocols/api.js';
-import type { Entry, Envelope, GroupView, Membership, NodeId, ProtocolCore, ProtocolFactory, Ready, Rng } from '../protocols/api.js';
+import type { Entry, Envelope, GroupView, Membership, MembershipChange, NodeId, ProtocolCore, ProtocolFactory, Ready, Rng } from '../protocols/api.js';
 import { DurableStore } from './durable-store.js';
 import type { InvariantChecker } from './invariants.js';
 import { KvMachine, decodeCommand, encodeCommand } from './kv-machine.js';
@@ -127,6 +127,13 @@ export class SimHost {
     if (!this.core) return;
     this.core.step(msg);
     this.pump();
+  }
+
+  proposeMembership(change: MembershipChange): boolean {
+    if (!this.core) return false;
+    const r = this.core.proposeMembership(change);
+    this.pump();
+    return r.ok;
   }
 
   transferLeadership(to: NodeId): boolean {

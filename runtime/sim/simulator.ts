@@ -1,7 +1,7 @@
 // One seeded simulation run: N replicas of any ProtocolFactory, simulated clients, a faulty network,
 // crash-restarts, invariant checks after every step and a linearizability check of the client
 // history at the end. Everything random comes from the seed, so a run replays exactly.
-import type { Envelope, Membership, NodeId, ProtocolFactory } from '../protocols/api.js';
+import type { Envelope, Membership, MembershipChange, NodeId, ProtocolFactory } from '../protocols/api.js';
 import { SeededRng } from '../protocols/rng.js';
 import { SimClient } from './client.js';
 import { EventQueue } from './event-queue.js';
@@ -33,6 +33,9 @@ export interface SimConfig {
   readonly faults: 'random' | 'none' | FaultConfig;
   /** Mean ms between leadership-transfer requests to the current leader (0: never). */
   readonly transferEvery: number;
+  /** Mean ms between membership changes (0: never): a voter is removed, later re-added as a
+   *  learner and promoted, one change at a time, through the current leader. */
+  readonly membershipEvery: number;
   /** Snapshot + compact after this many applied entries; 0 draws 10..60 per replica. */
   readonly compactEvery: number;
   /** Host-side injected bugs: 'send-before-persist'. */
@@ -58,6 +61,7 @@ export const DEFAULT_SIM_CONFIG: Omit<SimConfig, 'factory'> = {
   thinkMs: 10,
   faults: 'random',
   transferEvery: 1500,
+  membershipEvery: 1000,
   compactEvery: 0,
   hostBugs: [],
   trace: false,
@@ -81,6 +85,8 @@ export interface SimRunResult {
   readonly partitions: number;
   readonly compactions: number;
   readonly snapshotsInstalled: number;
+  /** Membership changes proposed (and accepted by the leader). */
+  readonly reconfigurations: number;
   readonly steps: number;
   /** The run hit maxSteps before its clients were done. */
   readonly truncated: boolean;
@@ -280,6 +286,27 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
     };
     queue.schedule(jitter(cfg.transferEvery), transferLoop);
   }
+  let reconfigs = 0;
+  if (cfg.membershipEvery > 0 && cfg.faults !== 'none' && n >= 3) {
+    const reconfigLoop = (): void => {
+      if (now >= endFaults) return;
+      const leader = hosts.find((h) => h.alive && h.views().some((v) => v.role === 'leader'));
+      const m = leader?.views()[0]?.membership;
+      if (leader && m) {
+        const learner = m.learners[0];
+        const missing = ids.find((id) => !m.voters.includes(id) && !m.learners.includes(id));
+        let change: MembershipChange;
+        if (learner !== undefined) change = { type: 'promote', node: learner };
+        else if (missing !== undefined) change = { type: 'add-learner', node: missing };
+        else change = { type: 'remove', node: m.voters[faultRng.nextInt(m.voters.length)]! };
+        const ok = leader.proposeMembership(change);
+        if (ok) reconfigs++;
+        trace?.(`membership ${change.type} ${change.node} via ${leader.id}: ${ok ? 'proposed' : 'refused'}`);
+      }
+      queue.schedule(now + jitter(cfg.membershipEvery), reconfigLoop);
+    };
+    queue.schedule(jitter(cfg.membershipEvery), reconfigLoop);
+  }
   // From the end of the fault phase on: heal, restart, and let pending operations finish.
   queue.schedule(endFaults, () => {
     network.heal();
@@ -329,6 +356,7 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
     partitions,
     compactions: hosts.reduce((a, h) => a + h.compactions, 0),
     snapshotsInstalled: hosts.reduce((a, h) => a + h.snapshotsInstalled, 0),
+    reconfigurations: reconfigs,
     steps,
     truncated,
     simulatedMs: now,

@@ -38,6 +38,7 @@ export interface SweepSummary {
   readonly messages: number;
   readonly compactions: number;
   readonly snapshots_installed: number;
+  readonly reconfigurations: number;
   readonly truncated_runs: number;
   readonly failing_seeds: number[];
   readonly violation_kinds: Record<string, number>;
@@ -90,6 +91,7 @@ export function runSweep(o: SweepOptions): SweepSummary {
   let messages = 0;
   let compactions = 0;
   let installs = 0;
+  let reconfigs = 0;
   let truncated = 0;
   const failing: number[] = [];
   const kinds: Record<string, number> = {};
@@ -109,6 +111,7 @@ export function runSweep(o: SweepOptions): SweepSummary {
     messages += r.net.sent;
     compactions += r.compactions;
     installs += r.snapshotsInstalled;
+    reconfigs += r.reconfigurations;
     if (r.truncated) truncated++;
     o.onRun?.(r);
     if (isFailure(r)) {
@@ -133,6 +136,7 @@ export function runSweep(o: SweepOptions): SweepSummary {
     messages,
     compactions,
     snapshots_installed: installs,
+    reconfigurations: reconfigs,
     truncated_runs: truncated,
     failing_seeds: failing,
     violation_kinds: kinds,

@@ -37,7 +37,7 @@ test('--trace replays one seed byte for byte', () => {
 });
 
 test('an injected bug is reported with its failing seed and a replay command', () => {
-  const r = run('--seeds', '10', '--inject-bug', 'vote-twice', '--until-failure', '--json');
+  const r = run('--seeds', '100', '--inject-bug', 'vote-twice', '--until-failure', '--json');
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout.trim().split('\n').pop()!) as { failing_seeds: number[]; violations: number };
   assert.equal(s.failing_seeds.length, 1);

@@ -36,6 +36,8 @@ test('300 seeds with faults: zero violations, every history linearizable', { tim
   // The faults really happened, and the clients really worked.
   assert.ok(s.crashes > 300 && s.partitions > 100, `crashes ${s.crashes}, partitions ${s.partitions}`);
   assert.ok(dropped > 1000 && duplicated > 1000 && cut > 1000, `dropped ${dropped}, duplicated ${duplicated}, cut ${cut}`);
+  // Voters were removed, re-added as learners and promoted.
+  assert.ok(s.reconfigurations > 300, `only ${s.reconfigurations} membership changes`);
   // Logs were compacted and lagging replicas caught up from leader snapshots.
   assert.ok(s.compactions > 300 && s.snapshots_installed > 20, `compactions ${s.compactions}, installs ${s.snapshots_installed}`);
   assert.ok(s.ops > 300 * 50, `only ${s.ops} operations`);
