@@ -6,7 +6,7 @@
 //   - a crash loses the core, the KV, pending client requests and every write not yet fsynced;
 //     a restart rebuilds the core from exactly what the DurableStore holds.
 // The injected host bug `send-before-persist` sends `sendAfterPersist` together with `sendNow`.
-import { EntryType, NONE } from '../protocols/api.js';
+import { EntryType } from '../protocols/api.js';
 import type { Entry, Envelope, GroupView, Membership, MembershipChange, NodeId, ProtocolCore, ProtocolFactory, Ready, Rng } from '../protocols/api.js';
 import { DurableStore } from './durable-store.js';
 import type { InvariantChecker } from './invariants.js';
@@ -273,4 +273,3 @@ export class SimHost {
   }
 }
 
-export { NONE };
