@@ -71,7 +71,8 @@ export class RaftLog {
     if (i <= this.base) return;
     const t = this.term(i);
     if (t === undefined) return;
-    this.ents.splice(0, i - this.base);
+    // slice copies only the retained tail; splice would also build an array of the dropped prefix.
+    this.ents = this.ents.slice(i - this.base);
     this.base = i;
     this.baseTerm = t;
     if (this.stabled < i) this.stabled = i;
