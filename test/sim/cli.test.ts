@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,4 +74,29 @@ test('unknown protocol, unknown bug and bad numbers exit 2 with a clear message'
   const o = run('--seeds', '1', '-o', 'electionTicks=1');
   assert.equal(o.status, 2);
   assert.match(o.stderr, /electionTicks/);
+});
+
+test('verdant lincheck checks an exported history, refutes a doctored one, and rejects bad files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'verdant-lincheck-'));
+  const file = join(dir, 'h.json');
+  assert.equal(run('--seeds', '1', '--from', '8', '--export-history', file).status, 0);
+  const lin = (...args: string[]) => spawnSync(process.execPath, [cli, 'lincheck', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const ok = lin(file, '--json');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal((JSON.parse(ok.stdout.trim()) as { result: string }).result, 'ok');
+  // Doctor it: a read that returned a value no one ever wrote.
+  const ops = JSON.parse(readFileSync(file, 'utf8')) as { input: { op: string }; output: unknown }[];
+  const read = ops.findIndex((o) => o.input.op === 'get' && (o.output as { value?: unknown }).value !== undefined);
+  assert.ok(read >= 0);
+  ops[read]!.output = { value: 'never-written' };
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify(ops));
+  const r = lin(bad);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /NOT linearizable/);
+  assert.match(r.stdout, /cannot place: .*never-written/);
+  writeFileSync(join(dir, 'junk.json'), '{"not": "a history"}');
+  const junk = lin(join(dir, 'junk.json'));
+  assert.equal(junk.status, 2);
+  assert.match(junk.stderr, /junk\.json: history: expected a JSON array/);
 });
