@@ -15,6 +15,8 @@ interface SimCliOptions {
   clients?: string;
   keys?: string;
   duration?: string;
+  membershipEvery?: string;
+  transferEvery?: string;
   faults: boolean;
   exportHistory?: string;
   exportFailingOnly?: boolean;
@@ -41,6 +43,8 @@ export function register(program: Command): void {
     .option('--clients <n>', 'simulated clients per run')
     .option('--keys <n>', 'distinct keys the clients use')
     .option('--duration <ms>', 'simulated milliseconds with faults and new operations')
+    .option('--membership-every <ms>', 'mean ms between membership changes (0: none; default 1000)')
+    .option('--transfer-every <ms>', 'mean ms between leadership transfers (0: none; default 1500)')
     .option('--no-faults', 'a clean network and no crashes')
     .option('--export-history <path>', 'write each run\'s history as Porcupine JSON (a file for one seed, else a directory)')
     .option('--export-failing-only', 'with --export-history: only runs that failed')
@@ -81,6 +85,10 @@ export function register(program: Command): void {
       if (keys !== undefined) sim.keys = keys;
       const duration = int(o.duration, 'duration', 1);
       if (duration !== undefined) sim.durationMs = duration;
+      const membershipEvery = int(o.membershipEvery, 'membership-every', 0);
+      if (membershipEvery !== undefined) sim.membershipEvery = membershipEvery;
+      const transferEvery = int(o.transferEvery, 'transfer-every', 0);
+      if (transferEvery !== undefined) sim.transferEvery = transferEvery;
       if (!o.faults) sim.faults = 'none';
       if (o.keepGoing) sim.keepGoing = true;
 
