@@ -54,3 +54,12 @@ test('five replicas, more clients and keys, a longer run: still safe and lineari
     assert.ok(r.ops > 100, `seed ${seed}: ${r.ops} ops`);
   }
 });
+
+test('a run is a pure function of its seed: same seed, same history, trace and counters', () => {
+  const cfg = resolveSweep({ protocol: 'raft', bugs: [], protocolOptions: {}, sim: { trace: true, keepHistory: true } });
+  const a = runSimulation(cfg, 4242);
+  const b = runSimulation(cfg, 4242);
+  assert.deepEqual(a, b);
+  const c = runSimulation(cfg, 4243);
+  assert.notDeepEqual(a.history, c.history);
+});
