@@ -2,6 +2,9 @@
 // are handed over by reference), instant "persistence", 100-byte entries, batching on. Measures
 // entries committed per second at the leader. Variants run side by side in one process.
 //
+// The `sim-host` variant runs the same workload through the simulator's host loop and durable store
+// (runtime/sim/throughput.ts), which works for any registered protocol.
+//
 //   npm run bench -- raft-core [--seconds S] [--reps R] [--entry-bytes N] [--only VARIANT]
 import type { NodeId } from '../../runtime/protocols/api.js';
 import { raftCodec } from '../../runtime/protocols/raft/codec.js';
@@ -9,6 +12,8 @@ import { RaftCore } from '../../runtime/protocols/raft/core.js';
 import type { RaftMessage } from '../../runtime/protocols/raft/messages.js';
 import type { RaftOptions } from '../../runtime/protocols/raft/options.js';
 import { SeededRng } from '../../runtime/protocols/rng.js';
+import { getProtocol } from '../../runtime/protocols/registry.js';
+import { measureCoreThroughput } from '../../runtime/sim/throughput.js';
 
 interface Variant {
   readonly name: string;
@@ -17,6 +22,8 @@ interface Variant {
   readonly proposalsPerRound: number;
   /** Pass every message through the binary codec (encode + decode), as the network would. */
   readonly codec?: boolean;
+  /** Drive the cores with the simulator's host loop and DurableStore instead of the loop below. */
+  readonly simHost?: boolean;
 }
 
 const VARIANTS: readonly Variant[] = [
@@ -26,6 +33,7 @@ const VARIANTS: readonly Variant[] = [
   { name: 'unbatched-msg-1-entry', options: { maxEntriesPerMsg: 1 }, proposalsPerRound: 2048 },
   { name: 'propose-16-per-round', options: {}, proposalsPerRound: 16 },
   { name: 'batched-through-codec', options: {}, proposalsPerRound: 2048, codec: true },
+  { name: 'sim-host', options: {}, proposalsPerRound: 2048, simHost: true },
 ];
 
 function arg(args: string[], name: string, dflt: number): number {
@@ -37,6 +45,19 @@ function arg(args: string[], name: string, dflt: number): number {
 }
 
 function run(v: Variant, seconds: number, entryBytes: number): { entries: number; seconds: number; rounds: number } {
+  if (v.simHost) {
+    const r = measureCoreThroughput({
+      factory: getProtocol('raft'),
+      options: v.options,
+      replicas: 3,
+      entryBytes,
+      window: v.proposalsPerRound,
+      entries: Number.MAX_SAFE_INTEGER,
+      maxMs: seconds * 1000,
+      seed: 1,
+    });
+    return { entries: r.committed, seconds: r.seconds, rounds: 0 };
+  }
   const ids: NodeId[] = [1, 2, 3];
   const membership = { voters: ids, learners: [] };
   const cores = ids.map((id) => new RaftCore({ id, membership, rng: new SeededRng(id), durable: [] }, v.options));
@@ -141,5 +162,6 @@ export default async function raftCore(args: string[]): Promise<Record<string, u
   out.ratio_batched_vs_msg64 = ratio('msg-64-entries');
   out.ratio_batched_vs_propose16 = ratio('propose-16-per-round');
   out.ratio_batched_vs_codec = ratio('batched-through-codec');
+  out.ratio_batched_vs_sim_host = ratio('sim-host');
   return out;
 }
