@@ -7,8 +7,8 @@ import type { KeySpace } from './profile/profile.js';
 /** Above this many terms the zeta sum's tail uses the Euler–Maclaurin approximation. */
 const EXACT_ZETA_TERMS = 1_000_000;
 
-function zetaRange(from: number, to: number, theta: number): number {
-  // Sum of i^-θ for i in (from, to].
+export function zetaRange(from: number, to: number, theta: number): number {
+  // Sum of i^-θ for i in (from, to]; exported for tests.
   let s = 0;
   const exactEnd = Math.min(to, Math.max(from, EXACT_ZETA_TERMS));
   for (let i = from + 1; i <= exactEnd; i++) s += Math.pow(i, -theta);

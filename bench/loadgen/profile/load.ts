@@ -54,21 +54,26 @@ export function loadProfile(nameOrPath: string, overrides: ProfileOverrides = {}
   return parseProfile(text, { ...overrides, file, baseDir: dirname(file) });
 }
 
+/** Validates and resolves a profile given as data (the shape of the YAML document). */
+export function profileFromObject(raw: unknown, opts: ProfileOverrides & { file?: string; baseDir?: string } = {}): Profile {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError('', 'a profile must be a YAML mapping (phases, operations, keys, values, ...)', opts.file);
+  }
+  const parsed = profileSchema.safeParse(raw);
+  if (!parsed.success) throw configErrorFromZod(parsed.error, opts.file);
+  return resolveProfile(parsed.data, opts);
+}
+
 export function parseProfile(text: string, opts: ProfileOverrides & { file?: string; baseDir?: string } = {}): Profile {
   const file = opts.file;
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
-    throw new ConfigError('', `YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]}`, file);
+    const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError('', `YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${what}`, file);
   }
-  const raw: unknown = doc.toJS();
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError('', 'a profile must be a YAML mapping (phases, operations, keys, values, ...)', file);
-  }
-  const parsed = profileSchema.safeParse(raw);
-  if (!parsed.success) throw configErrorFromZod(parsed.error, file);
-  return resolveProfile(parsed.data, opts);
+  return profileFromObject(doc.toJS(), opts);
 }
 
 function checkOverride(field: string, v: number | undefined): void {
