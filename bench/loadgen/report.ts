@@ -60,6 +60,7 @@ export interface LoadSummary {
   seed: number;
   started_at: string;
   planned_duration_s: number;
+  /** From the start to the last reply (includes draining replies after the last arrival). */
   elapsed_s: number;
   partial: boolean;
   interrupted: string | null;
@@ -75,7 +76,9 @@ export interface LoadSummary {
   cas_failed: number;
   /** Sent but unanswered when the run ended (interrupt, or the drain deadline passed). */
   abandoned: number;
+  /** offered / the time arrivals ran. */
   offered_rate: number;
+  /** ok / elapsed_s. */
   achieved_rate: number;
   latency: LatencySummary;
   by_op: Partial<Record<OperationKind, OpSummary>>;
@@ -152,7 +155,10 @@ export class RunAggregator {
     profile: Profile;
     target: string;
     startedAt: Date;
+    /** Start to last reply, seconds. */
     elapsed: number;
+    /** Seconds during which arrivals were generated. */
+    arrivalWindow: number;
     interrupted: string | null;
     cpu: NodeJS.CpuUsage;
     workers: number;
@@ -235,7 +241,7 @@ export class RunAggregator {
       not_found: notFound,
       cas_failed: casFailed,
       abandoned,
-      offered_rate: round(elapsed > 0 ? offered / elapsed : 0, 1),
+      offered_rate: round(meta.arrivalWindow > 0 ? offered / meta.arrivalWindow : 0, 1),
       achieved_rate: round(elapsed > 0 ? ok / elapsed : 0, 1),
       latency: summarize(all),
       by_op,

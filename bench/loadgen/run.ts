@@ -63,6 +63,11 @@ export async function runLoad(opts: RunLoadOptions): Promise<LoadResult> {
     const startedAt = new Date();
     let interrupted: string | null = null;
     let startEpochMs = 0;
+    let stopAtS: number | undefined;
+    const markStop = () => {
+      stopAtS ??= Math.max(0, (performance.timeOrigin + performance.now() - startEpochMs) / 1000);
+    };
+    opts.signal?.addEventListener('abort', markStop, { once: true });
     let inFlight = 0;
     const cpu0 = process.cpuUsage();
 
@@ -121,20 +126,24 @@ export async function runLoad(opts: RunLoadOptions): Promise<LoadResult> {
       }
     } finally {
       clearInterval(progressTimer);
+      opts.signal?.removeEventListener('abort', markStop);
     }
+    // elapsed runs to the last reply (or the drain deadline); arrivals ran for the profile's
+    // duration, or until the interrupt.
     const elapsed = Math.max(0, (performance.timeOrigin + performance.now() - startEpochMs) / 1000);
-    const runEnd = interrupted ? Math.min(elapsed, profile.duration) : Math.min(Math.max(elapsed, 0), profile.duration);
+    const arrivalWindow = interrupted ? Math.min(stopAtS ?? elapsed, profile.duration) : profile.duration;
     const cpu = process.cpuUsage(cpu0);
     const summary = agg.summary({
       profile,
       target: spec.url,
       startedAt,
-      elapsed: runEnd,
+      elapsed,
+      arrivalWindow,
       interrupted,
       cpu,
       workers,
     });
-    return { summary, timeline: agg.timeline(profile, runEnd) };
+    return { summary, timeline: agg.timeline(profile, elapsed) };
   } finally {
     if (targetOpen) await target.close();
   }
