@@ -216,8 +216,12 @@ export class RunAggregator {
     const cpuBound = coresUsed > 0.9 * Math.min(meta.workers, cores);
     const lagBound = lagP99 > 10;
     const saturated = cpuBound || lagBound;
+    const why = [cpuBound ? `CPU ${round(coresUsed, 2)} cores for ${meta.workers} thread(s)` : '', lagBound ? `send lag p99 ${round(lagP99, 1)} ms` : '']
+      .filter(Boolean)
+      .join(', ');
     const note = saturated
-      ? `generator saturated (${cpuBound ? `CPU ${round(coresUsed, 2)} cores for ${meta.workers} thread(s)` : ''}${cpuBound && lagBound ? ', ' : ''}${lagBound ? `send lag p99 ${round(lagP99, 1)} ms` : ''}): latencies and rates measure the client, not the server; add workers or lower the rate`
+      ? `generator could not keep up (${why}): latencies include client-side delay, so they overstate the server's; ` +
+        'check the machine is not CPU-starved, lower the rate, or add workers if a core is free'
       : 'generator kept up: send lag and CPU are within bounds';
     const ok = completed - errors;
     return {

@@ -65,7 +65,7 @@ export async function runLoad(opts: RunLoadOptions): Promise<LoadResult> {
     let startEpochMs = 0;
     let stopAtS: number | undefined;
     const markStop = () => {
-      stopAtS ??= Math.max(0, (performance.timeOrigin + performance.now() - startEpochMs) / 1000);
+      stopAtS ??= startEpochMs === 0 ? 0 : Math.max(0, (performance.timeOrigin + performance.now() - startEpochMs) / 1000);
     };
     opts.signal?.addEventListener('abort', markStop, { once: true });
     let inFlight = 0;
@@ -76,6 +76,7 @@ export async function runLoad(opts: RunLoadOptions): Promise<LoadResult> {
     let lastCpuAt = performance.now();
     let shownSecond = -1;
     const progressTimer = setInterval(() => {
+      if (startEpochMs === 0) return; // worker threads still connecting
       const now = performance.now();
       const c = process.cpuUsage(lastCpu);
       const cpuPct = ((c.user + c.system) / 1000 / Math.max(1, now - lastCpuAt)) * 100;

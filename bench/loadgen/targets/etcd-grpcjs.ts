@@ -7,6 +7,7 @@ import type { LoadTarget, ReadConsistency, TargetOptions, TargetSpec } from '../
 import { TargetUnreachableError } from '../target.js';
 import { endpointAddress } from '../target-url.js';
 import { etcdDescriptor } from './etcd-descriptor.js';
+import { GrpcError } from './grpc-h2.js';
 
 interface Method {
   path: string;
@@ -108,7 +109,7 @@ export class EtcdGrpcJsTarget implements LoadTarget {
         method.responseDeserialize,
         req,
         { deadline: Date.now() + timeoutMs },
-        (err, res) => (err ? reject(err) : resolve(res as T)),
+        (err, res) => (err ? reject(new GrpcError(grpc.status[err.code] ?? `STATUS_${err.code}`, err.message)) : resolve(res as T)),
       );
     });
   }

@@ -11,6 +11,14 @@ const STATUS_NAMES = [
   'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
 ] as const;
 
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s; // grpc-message is percent-encoded; a malformed one is still worth showing
+  }
+}
+
 export class GrpcError extends Error {
   /** gRPC status name (e.g. 'UNAVAILABLE') or a transport error code. */
   readonly code: string;
@@ -82,7 +90,7 @@ export class GrpcH2Channel {
         if (s !== undefined) {
           status = String(s);
           const m = h['grpc-message'];
-          grpcMessage = m === undefined ? undefined : decodeURIComponent(String(m));
+          grpcMessage = m === undefined ? undefined : safeDecode(String(m));
         }
       };
       stream.on('response', (headers) => {
