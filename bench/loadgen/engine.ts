@@ -27,7 +27,7 @@ export interface EngineFinal {
   offered: number;
   sent: number;
   completed: number;
-  /** Still unanswered when the run stopped (only after an interrupt or a drain timeout). */
+  /** Unanswered or never sent when the run stopped (only after an interrupt or a drain timeout). */
   abandoned: number;
   maxInFlight: number;
   maxQueued: number;
@@ -117,7 +117,8 @@ export class OpenLoopEngine {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.qLen = 0; // queued arrivals were never sent: they are not waited for
+    this.unsent += this.qLen; // queued arrivals were never sent: they are not waited for
+    this.qLen = 0;
     this.maybeFinish();
   }
 
@@ -131,8 +132,9 @@ export class OpenLoopEngine {
     this.tick();
     if (this.stopped) this.maybeFinish();
     await done;
-    // Whatever is still unanswered after the drain is abandoned, not counted as an error.
-    const abandoned = this.inFlight;
+    // Whatever is still unanswered (or never left the queue) after the drain is abandoned, not
+    // counted as an error: the report shows it separately.
+    const abandoned = this.inFlight + this.qLen + this.unsent;
     this.flush(Number.POSITIVE_INFINITY);
     return {
       byOp: this.byOp,
@@ -270,6 +272,7 @@ export class OpenLoopEngine {
 
   private drainTimer: NodeJS.Timeout | undefined;
   private stopDrainMs: number | undefined;
+  private unsent = 0;
 
   private maybeFinish(): void {
     if (!this.stopped || !this.finish) return;

@@ -74,7 +74,7 @@ export interface LoadSummary {
   errors_by_code: Record<string, number>;
   not_found: number;
   cas_failed: number;
-  /** Sent but unanswered when the run ended (interrupt, or the drain deadline passed). */
+  /** Unanswered or still queued when the run ended (interrupt, or the drain deadline passed). */
   abandoned: number;
   /** offered / the time arrivals ran. */
   offered_rate: number;
