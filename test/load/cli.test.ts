@@ -117,6 +117,28 @@ test('Ctrl-C writes partial results and exits 130', { timeout: 60_000 }, async (
   assert.equal(lastJson(stdout).partial, true);
 });
 
+test('bench etcd runs a cluster until Ctrl-C, then removes its data', { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, [CLI, 'bench', 'etcd'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const url = await new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      if (out.includes('\n')) resolve(out.trim());
+    });
+  });
+  assert.match(url, /^etcd:\/\/127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/);
+  const dataDir = /data in (\S+),/.exec(stderr)?.[1];
+  assert.ok(dataDir && existsSync(dataDir), stderr);
+  const r = verdant(['load', '--profile', 'ycsb-c', '--target', url, '--duration', '1', '--quiet', '--rate-scale', '0.2']);
+  assert.equal(r.status, 0, r.stderr);
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0, stderr);
+  assert.ok(!existsSync(dataDir), 'data removed');
+});
+
 test('bench compare measures etcd and reports verdant as null, never invented', { timeout: 120_000 }, () => {
   const r = verdant(['bench', 'compare', '--peer', 'etcd', '--duration', '1', '--windows', '8,32', '--json'], 110_000);
   assert.equal(r.status, 0, r.stderr);
