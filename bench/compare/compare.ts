@@ -111,7 +111,9 @@ export async function measureSystem(cluster: ClusterUnderTest, o: CompareOptions
   await cluster.start();
   try {
     const pids = cluster.serverPids();
-    const target = await openTarget(cluster.targetUrl(), { connectionsPerEndpoint: o.connections });
+    const token = cluster.clientToken?.();
+    const auth = token !== undefined ? { token } : {};
+    const target = await openTarget(cluster.targetUrl(), { connectionsPerEndpoint: o.connections, ...auth });
     const probe: ProbePoint[] = [];
     let best: { point: ProbePoint; res: ClosedLoopResult } | undefined;
     try {
@@ -158,6 +160,7 @@ export async function measureSystem(cluster: ClusterUnderTest, o: CompareOptions
     const run = await runLoad({
       profile: writeProfile(rate, o),
       target: cluster.targetUrl(),
+      targetOptions: auth,
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const serverCpu = totalCpuSeconds(pids) - cpu0;

@@ -48,6 +48,11 @@ export interface TargetOptions {
   timeoutMs: number;
   /** Deadline for connect() to reach each endpoint. */
   connectTimeoutMs: number;
+  /**
+   * Credential for targets whose client port authenticates (verdant's does). The etcd clusters
+   * used here run without auth and ignore it.
+   */
+  token?: string;
 }
 
 export const DEFAULT_TARGET_OPTIONS: TargetOptions = {

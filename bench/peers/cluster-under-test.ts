@@ -12,6 +12,8 @@ export interface ClusterUnderTest {
   targetUrl(): string;
   /** Process ids of all server processes; their CPU time is what `server_cpu_s_per_op` divides. */
   serverPids(): number[];
+  /** The client credential the load generator must present, if the client port authenticates. */
+  clientToken?(): string | undefined;
   /** Stops every member and removes its data. Safe to call twice, and after a failed start. */
   stop(): Promise<void>;
 }

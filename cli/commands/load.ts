@@ -13,6 +13,7 @@ interface LoadCliOptions {
   out?: string;
   format?: string;
   quiet?: boolean;
+  tokenFile?: string;
 }
 
 function positive(field: string, v: string | undefined, parse: (s: string) => number | undefined = Number): number | undefined {
@@ -42,6 +43,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'overrides the profile seed')
     .option('--out <file>', 'write the per-second timeline and summary (.json, or .csv plus FILE.summary.json)')
     .option('--format <fmt>', 'json or csv (default: from --out)')
+    .option('--token-file <file>', 'client credential for targets that authenticate (default: $VERDANT_TOKEN)')
     .option('--quiet', 'no progress line')
     .action(async (o: LoadCliOptions) => {
       const { loadProfile } = await import('../../bench/loadgen/profile/load.js');
@@ -65,6 +67,16 @@ export function register(program: Command): void {
       if (workers !== undefined) profile.concurrency.workers = workers;
       if (seed !== undefined) profile.seed = seed;
 
+      let token = process.env.VERDANT_TOKEN;
+      if (o.tokenFile !== undefined) {
+        const { readFileSync } = await import('node:fs');
+        try {
+          token = readFileSync(o.tokenFile, 'utf8').trim();
+        } catch (err) {
+          throw new ConfigError('--token-file', `cannot read ${o.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+      }
+
       const tty = process.stderr.isTTY === true;
       const progress = o.quiet
         ? undefined
@@ -87,6 +99,7 @@ export function register(program: Command): void {
           profile,
           target: spec,
           signal: ac.signal,
+          ...(token ? { targetOptions: { token } } : {}),
           ...(progress ? { progress } : {}),
           log: (l) => process.stderr.write(`${l}\n`),
         });
