@@ -3,8 +3,9 @@
 //
 // Method (docs/load.md, "Comparison method"):
 //   1. warm up: closed loop, window 64, 2 s;
-//   2. maximum: closed-loop puts at increasing windows (outstanding requests); the best
-//      throughput any window reached is max_ops_per_s;
+//   2. maximum: closed-loop puts at increasing windows (outstanding requests), extended by 4x
+//      while the largest is still gaining; the best throughput any window reached is
+//      max_ops_per_s;
 //   3. latency: open-loop Poisson puts at 50% of *etcd's* maximum (a load both systems must carry)
 //      for --duration; p50/p99 from the intended send time, server CPU from /proc divided by ops.
 import type { ClusterUnderTest } from '../peers/cluster-under-test.js';
@@ -23,6 +24,8 @@ export interface CompareOptions {
   valueSize: number;
   /** Closed-loop windows tried for the maximum. */
   windows: number[];
+  /** The probe extends past the listed windows (4x at a time) while still gaining, up to this. */
+  maxWindow: number;
   keyCount: number;
   /** Connections per endpoint. */
   connections: number;
@@ -34,6 +37,7 @@ export const DEFAULT_COMPARE_OPTIONS: Omit<CompareOptions, 'log'> = {
   durationS: 10,
   valueSize: 1024,
   windows: [16, 64, 256, 1024],
+  maxWindow: 16384,
   keyCount: 100_000,
   connections: 1,
 };
@@ -120,7 +124,12 @@ export async function measureSystem(cluster: ClusterUnderTest, o: CompareOptions
       log(`${cluster.name}: warm-up (closed loop, window 64, 2 s)`);
       await runClosedLoopPuts(target, { window: 64, durationS: 2, valueSize: o.valueSize, keyCount: o.keyCount, ...(o.signal ? { signal: o.signal } : {}) });
       let below = 0;
-      for (const window of o.windows) {
+      // The listed windows, then, while the last one was still the best and gained >= 5% over
+      // the one before, 4x larger windows up to maxWindow: the maximum must not be an artefact
+      // of the list ending too early.
+      const windows = [...o.windows];
+      for (let i = 0; i < windows.length; i++) {
+        const window = windows[i]!;
         if (o.signal?.aborted) break;
         const cpu0 = totalCpuSeconds(pids);
         const res = await runClosedLoopPuts(target, {
@@ -148,6 +157,10 @@ export async function measureSystem(cluster: ClusterUnderTest, o: CompareOptions
           below = 0;
         } else if (++below >= 2) {
           break; // two windows in a row below the best: past the knee
+        }
+        const prev = probe[probe.length - 2];
+        if (i === windows.length - 1 && best.point === point && window * 4 <= o.maxWindow && (!prev || point.ops_per_s >= 1.05 * prev.ops_per_s)) {
+          windows.push(window * 4);
         }
       }
     } finally {

@@ -19,6 +19,7 @@ export default async function compare(args: string[]): Promise<Record<string, un
       durationS: Number(arg(args, '--duration', String(DEFAULT_COMPARE_OPTIONS.durationS))),
       valueSize: Number(arg(args, '--value-size', String(DEFAULT_COMPARE_OPTIONS.valueSize))),
       windows: arg(args, '--windows', DEFAULT_COMPARE_OPTIONS.windows.join(',')).split(',').map(Number),
+      maxWindow: Number(arg(args, '--max-window', String(DEFAULT_COMPARE_OPTIONS.maxWindow))),
       log,
     },
     VERDANT_UNAVAILABLE_NOTE,

@@ -7,6 +7,7 @@ interface CompareCliOptions {
   duration?: string;
   valueSize?: string;
   windows?: string;
+  maxWindow?: string;
   connections?: string;
   json?: boolean;
   installEtcd?: boolean;
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--duration <s>', 'seconds per measurement step', '10')
     .option('--value-size <bytes>', 'value size of each put', '1024')
     .option('--windows <list>', 'closed-loop windows tried for the maximum, comma-separated', '16,64,256,1024')
+    .option('--max-window <n>', 'extend the probe by 4x windows while still gaining, up to this', '16384')
     .option('--connections <n>', 'connections per member', '1')
     .option('--json', 'print only the JSON result line (no table)')
     .option('--install-etcd', 'if etcd is missing and this runs as root, apt-get install etcd-server')
@@ -39,6 +41,7 @@ export function register(program: Command): void {
       const valueSize = int('--value-size', o.valueSize, 0, 1024 * 1024)!;
       const connections = int('--connections', o.connections, 1, 64)!;
       const windows = (o.windows ?? '').split(',').map((w, i) => int(`--windows[${i}]`, w.trim(), 1, 100_000)!);
+      const maxWindow = int('--max-window', o.maxWindow, 1, 1_000_000)!;
       const { EtcdCluster } = await import('../../bench/peers/etcd.js');
       const { createVerdantCluster, VERDANT_UNAVAILABLE_NOTE } = await import('../../bench/peers/verdant.js');
       const { compareWithEtcd, compareTable, DEFAULT_COMPARE_OPTIONS } = await import('../../bench/compare/compare.js');
@@ -50,7 +53,7 @@ export function register(program: Command): void {
         const result = await compareWithEtcd(
           new EtcdCluster({ allowInstall: o.installEtcd === true, log }),
           createVerdantCluster(),
-          { ...DEFAULT_COMPARE_OPTIONS, durationS, valueSize, windows, connections, log, signal: ac.signal },
+          { ...DEFAULT_COMPARE_OPTIONS, durationS, valueSize, windows, maxWindow, connections, log, signal: ac.signal },
           VERDANT_UNAVAILABLE_NOTE,
         );
         if (!o.json) process.stdout.write(compareTable(result) + '\n');

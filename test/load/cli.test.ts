@@ -140,7 +140,7 @@ test('bench etcd runs a cluster until Ctrl-C, then removes its data', { timeout:
 });
 
 test('bench compare measures etcd and reports verdant as null, never invented', { timeout: 120_000 }, () => {
-  const r = verdant(['bench', 'compare', '--peer', 'etcd', '--duration', '1', '--windows', '8,32', '--json'], 110_000);
+  const r = verdant(['bench', 'compare', '--peer', 'etcd', '--duration', '1', '--windows', '8,32', '--max-window', '32', '--json'], 110_000);
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1, '--json prints only the JSON line');
