@@ -100,6 +100,8 @@ export class KvClient {
   private readonly channels = new Map<string, Promise<Channel>>();
   private leader: Target | null = null;
   private rr = 0;
+  /** Where requests that need no leader go (stale reads, info): the first endpoint that answers. */
+  private home = 0;
   private window = 64;
   private readonly sessions: SessionSlot[] = [];
   private opening: Promise<void> | null = null;
@@ -354,7 +356,7 @@ export class KvClient {
       if (this.closed) throw new KvError('closed', 'the client is closed');
       const left = deadline - Date.now();
       if (left <= 0) throw new KvError(attempt === 0 ? 'timeout' : lastError.startsWith('unreachable') ? 'unavailable' : 'timeout', `no answer before the deadline (last: ${lastError})`);
-      const target = this.leader ?? this.nextTarget();
+      const target = leader ? (this.leader ?? this.nextTarget()) : this.targets[this.home % this.targets.length]!;
       let ch: Channel;
       try {
         ch = await this.channel(target, deadline);
@@ -362,6 +364,7 @@ export class KvClient {
         if (e instanceof ClientChannelError && e.code === 'refused') throw new KvError('refused', e.message);
         lastError = `unreachable ${target.key}: ${(e as Error).message}`;
         if (this.leader === target) this.leader = null;
+        if (!leader) this.home++;
         if (attempt % this.targets.length === this.targets.length - 1) await sleep(Math.min(backoff, left), (backoff = Math.min(backoff * 2, 500)));
         continue;
       }
@@ -381,6 +384,7 @@ export class KvClient {
           ch.close();
         }
         if (this.leader === target) this.leader = null;
+        if (!leader) this.home++;
         this.stats.retries++;
         await sleep(Math.min(backoff, Math.max(0, deadline - Date.now())), (backoff = Math.min(backoff * 2, 500)));
         continue;

@@ -125,6 +125,11 @@ export const replicaConfigSchema = z
     clientTokenFile: z.string().min(1),
     /** Every replica of the bootstrap configuration, this one included. */
     members: z.array(memberSchema).min(1).max(64),
+    /**
+     * Dial these addresses instead of members[].peer, per peer id ("2": "host:port"): for a proxy
+     * or NAT between replicas (the fault tests put a FaultProxy there).
+     */
+    peerDial: z.record(z.string().regex(/^[1-9]\d*$/, 'keys are member ids'), address(false)).optional(),
     /** Where to bind; default: this replica's own member addresses. */
     listen: z.strictObject({ peer: address(true).optional(), client: address(true).optional() }).prefault({}),
     control: controlSchema,
@@ -143,6 +148,9 @@ export const replicaConfigSchema = z
       if (seen.has(m.id)) ctx.addIssue({ code: 'custom', path: ['members', i, 'id'], message: `duplicate member id ${m.id}` });
       seen.add(m.id);
     });
+    for (const k of Object.keys(c.peerDial ?? {})) {
+      if (!seen.has(Number(k)) || Number(k) === c.id) ctx.addIssue({ code: 'custom', path: ['peerDial', k], message: `not the id of another member` });
+    }
     if (!seen.has(c.id)) ctx.addIssue({ code: 'custom', path: ['id'], message: `replica ${c.id} is not one of members (${[...seen].join(', ')})` });
     if (c.raft.heartbeatTicks >= c.raft.electionTicks) {
       ctx.addIssue({ code: 'custom', path: ['raft', 'heartbeatTicks'], message: `must be below electionTicks (${c.raft.electionTicks})` });

@@ -139,7 +139,7 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
   }
 
   const peers: Record<number, { host: string; port: number }> = {};
-  for (const m of cfg.members) if (m.id !== cfg.id) peers[m.id] = m.peer;
+  for (const m of cfg.members) if (m.id !== cfg.id) peers[m.id] = cfg.peerDial?.[String(m.id)] ?? m.peer;
   const transport = await PeerTransport.start<PeerEnvelope>({
     id: cfg.id,
     clusterId: cfg.clusterId,
