@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, configErrorFromZod } from '../common/config-error.js';
+import { RAFT_BUGS } from '../protocols/raft/options.js';
 import { storageConfigSchema } from '../storage/options.js';
 
 /** `host:port` or `[v6]:port`. Port 0 means "any free port" and is allowed only where noted. */
@@ -68,6 +69,8 @@ const raftSchema = z.strictObject({
   snapshotChunksInFlight: z.number().int().min(1).default(4),
   maxSnapshotBytes: z.number().int().min(0).default(1 << 30),
   compactionRetainEntries: z.number().int().min(0).default(1024),
+  /** Deliberately broken variants of the core, for tests that prove the checks can fail. Never in production. */
+  bugs: z.array(z.enum(RAFT_BUGS)).default([]),
 });
 
 const sessionsSchema = z.strictObject({
