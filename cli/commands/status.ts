@@ -14,7 +14,7 @@ export function register(program: Command): void {
       const st = await lc.clusterStatus(m);
       const down = st.filter((s) => !s.ok).length;
       if (opts.json) {
-        console.log(JSON.stringify(st.map((s) => (s.ok ? { id: s.id, up: true, ...s.status } : { id: s.id, up: false, error: s.error }))));
+        console.log(JSON.stringify(st.map((s) => (s.ok ? { up: true, ...s.status } : { id: s.id, up: false, error: s.error }))));
       } else {
         console.log(`cluster ${m.clusterId} (${m.dir})`);
         console.log('  id  pid      role       term    commit      applied     leader');

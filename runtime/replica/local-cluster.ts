@@ -228,7 +228,7 @@ export function readToken(file: string): string {
   return fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#')) ?? '';
 }
 
-export type StatusResult = { readonly id: number; readonly ok: true; readonly status: Record<string, unknown> & { role: string; term: number; leader: number; commit: number; applied: number; pid: number } } | { readonly id: number; readonly ok: false; readonly error: string };
+export type StatusResult = { readonly id: number; readonly ok: true; readonly status: Record<string, unknown> & { id: number; role: string; term: number; leader: number; commit: number; applied: number; snapshotIndex: number; pid: number } } | { readonly id: number; readonly ok: false; readonly error: string };
 
 /** GET /v1/status of every replica (down ones say why). */
 export async function clusterStatus(m: ClusterManifest, timeoutMs = 2000): Promise<StatusResult[]> {

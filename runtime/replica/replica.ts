@@ -103,7 +103,7 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
   });
 
   // Main-thread actors first: their handles are needed by the transports' callbacks.
-  await rt.spawnLocal(ActorIds.wal, createWalActor({ store, fatal, log: (m) => log.warn({ component: 'wal' }, m) }));
+  await rt.spawnLocal(ActorIds.wal, createWalActor({ store, fatal, log: (m) => log.warn({ component: 'wal' }, m), info: (m) => log.info({ component: 'wal' }, m) }));
   const peer = createPeerActor(cfg.id, cfg.groups);
   await rt.spawnLocal(ActorIds.peer, peer.factory);
   const addresses = new Map(cfg.members.map((m) => [m.id, formatHostPort(m.client)] as const));

@@ -19,6 +19,7 @@ export interface WalActorOptions {
   readonly fatal: (reason: string) => void;
   readonly onSnapshotSaved?: (group: number, index: number) => void;
   readonly log: (msg: string) => void;
+  readonly info?: (msg: string) => void;
 }
 
 export function createWalActor(o: WalActorOptions): (ctx: ActorContext) => Actor {
@@ -27,6 +28,9 @@ export function createWalActor(o: WalActorOptions): (ctx: ActorContext) => Actor
       const msg = raw as WalIn;
       if (msg.t === 'append') {
         const { seq, replyTo } = msg;
+        for (const w of msg.writes) {
+          if (w.snapshot) o.info?.(`installing a snapshot received from the leader: group ${w.group}, index ${w.snapshot.meta.index}, term ${w.snapshot.meta.term}, ${w.snapshot.data.length} bytes`);
+        }
         o.store.append(msg.writes).then(
           () => ctx.send(replyTo, { t: 'appended', seq } satisfies RaftIn),
           (e: unknown) => o.fatal(`the write-ahead log refused or failed an append: ${e instanceof Error ? e.message : String(e)}`),
