@@ -104,7 +104,7 @@ export class ExecutorCore {
   private stopped = false;
   private running: Cell | null = null;
   private cpus: readonly number[] | null = null;
-  private readonly stats = { msgsIn: 0, msgsOut: 0, forwarded: 0, deadLetters: 0, duplicatesDropped: 0, batchesOut: 0 };
+  private readonly stats = { msgsIn: 0, msgsOut: 0, forwarded: 0, heldBack: 0, deadLetters: 0, duplicatesDropped: 0, batchesOut: 0 };
   private readonly eluStart = performance.eventLoopUtilization();
   private eluPrev = performance.eventLoopUtilization();
   private util1s = 0;
@@ -260,6 +260,7 @@ export class ExecutorCore {
       else {
         h.set(seq, payload);
         cell.heldCount++;
+        this.stats.heldBack++;
       }
     } else {
       this.stats.duplicatesDropped++;

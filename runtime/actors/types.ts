@@ -165,6 +165,8 @@ export interface ExecutorStats {
   readonly msgsOut: number;
   /** Messages that arrived for an actor that had moved on and were forwarded. */
   readonly forwarded: number;
+  /** Messages that overtook an earlier one from the same sender and waited for it (FIFO). */
+  readonly heldBack: number;
   readonly deadLetters: number;
   readonly duplicatesDropped: number;
   readonly batchesOut: number;
