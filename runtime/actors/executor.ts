@@ -22,6 +22,13 @@ import type { Actor, ActorContext, ActorDefinition, ActorKind, ActorStats, Execu
 import { CTL_RECORD, NO_SEQ, REC } from './wire.js';
 import type { ActorSnap, CellCounters, CtlEvent, CtlRequest, DataCtl, DirEntry, InfoReply, PinReply, StatsReply, TimerSnap } from './wire.js';
 
+/**
+ * Stands in for a message that could not be cloned: it consumes its sequence number so the pair
+ * does not stall on a gap, and is never delivered. Identity-compared, so it never leaves a thread
+ * as an object: across threads it travels as a `skip` runtime record.
+ */
+const SKIP: object = Object.freeze({ skip: true });
+
 /** Messages a cell handles before the scheduler moves to the next one. */
 const BURST = 256;
 /** A scheduling slice yields to the event loop (I/O, timers, incoming batches) after this long. */
@@ -104,7 +111,7 @@ export class ExecutorCore {
   private stopped = false;
   private running: Cell | null = null;
   private cpus: readonly number[] | null = null;
-  private readonly stats = { msgsIn: 0, msgsOut: 0, forwarded: 0, heldBack: 0, deadLetters: 0, duplicatesDropped: 0, batchesOut: 0 };
+  private readonly stats = { msgsIn: 0, msgsOut: 0, forwarded: 0, heldBack: 0, deadLetters: 0, duplicatesDropped: 0, unsendable: 0, batchesOut: 0 };
   private readonly eluStart = performance.eventLoopUtilization();
   private eluPrev = performance.eventLoopUtilization();
   private util1s = 0;
@@ -192,7 +199,7 @@ export class ExecutorCore {
     const tl = this.outTransfer.get(e);
     if (tl && tl.length > 0) {
       this.outTransfer.set(e, []);
-      port.postMessage(buf, tl);
+      this.postClone(port, buf, tl);
     } else if (this.codec === 'msgpack' && !hasRuntimeRecord(buf)) {
       let bytes: ArrayBuffer | null = null;
       try {
@@ -202,11 +209,56 @@ export class ExecutorCore {
         bytes = null; // something msgpackr cannot encode: send this batch by structured clone
       }
       if (bytes) port.postMessage(bytes, [bytes]);
-      else port.postMessage(buf);
+      else this.postClone(port, buf);
     } else {
-      port.postMessage(buf);
+      this.postClone(port, buf);
     }
     this.stats.batchesOut++;
+  }
+
+  /**
+   * Posts a batch by structured clone. A payload that cannot be cloned (a function, a class with
+   * private slots, ...) must not take the thread down: it is replaced by a `skip` record that
+   * keeps the pair's sequence intact, and its sender faults (its fault policy decides what next).
+   */
+  private postClone(port: MessagePort, buf: unknown[], tl?: TransferListItem[]): void {
+    try {
+      port.postMessage(buf, tl);
+      return;
+    } catch (err) {
+      if (!(err instanceof Error) || err.name !== 'DataCloneError') throw err;
+    }
+    for (let i = 0; i < buf.length; i += REC) {
+      const to = buf[i] as number;
+      if (to === CTL_RECORD) continue;
+      try {
+        structuredClone(buf[i + 3]);
+        continue;
+      } catch (err) {
+        const from = buf[i + 1] as number;
+        const seq = buf[i + 2] as number;
+        buf[i] = CTL_RECORD;
+        buf[i + 3] = { t: 'skip', to, from, seq } satisfies DataCtl;
+        this.stats.unsendable++;
+        const cell = this.cells.get(from);
+        const why = new Error(`message to '${this.names[to] ?? `#${to}`}' is not structured-cloneable: ${err instanceof Error ? err.message : String(err)}`);
+        // Not synchronously: the sender may be in the middle of its receive().
+        if (cell) queueMicrotask(() => this.fault(cell, why));
+      }
+    }
+    try {
+      port.postMessage(buf, tl);
+    } catch {
+      // Still refused (a transfer list problem): skip every message of the batch, keep the
+      // runtime records.
+      for (let i = 0; i < buf.length; i += REC) {
+        if (buf[i] === CTL_RECORD) continue;
+        buf[i + 3] = { t: 'skip', to: buf[i] as number, from: buf[i + 1] as number, seq: buf[i + 2] as number } satisfies DataCtl;
+        buf[i] = CTL_RECORD;
+        this.stats.unsendable++;
+      }
+      port.postMessage(buf);
+    }
   }
 
   // ---------------------------------------------------------------- receiving
@@ -237,7 +289,8 @@ export class ExecutorCore {
     const e = this.loc[to];
     if (e !== undefined && e >= 0 && e !== this.index) {
       this.stats.forwarded++;
-      this.append(e, to, from, seq, payload);
+      if (payload === SKIP) this.append(e, CTL_RECORD, this.index, NO_SEQ, { t: 'skip', to, from, seq } satisfies DataCtl);
+      else this.append(e, to, from, seq, payload);
     } else {
       this.stats.deadLetters++;
     }
@@ -283,6 +336,7 @@ export class ExecutorCore {
   }
 
   private enqueue(cell: Cell, from: number, payload: unknown): void {
+    if (payload === SKIP) return;
     cell.mailbox.push(from);
     cell.mailbox.push(payload);
     this.stats.msgsIn++;
@@ -563,8 +617,8 @@ export class ExecutorCore {
       /* leaving anyway */
     }
     cell.gone = true;
-    const held: [number, number, unknown][] = [];
-    for (const [from, h] of cell.held) for (const [seq, p] of h) held.push([from, seq, p]);
+    const held: [number, number, unknown, boolean][] = [];
+    for (const [from, h] of cell.held) for (const [seq, p] of h) held.push(p === SKIP ? [from, seq, null, true] : [from, seq, p, false]);
     cell.counters.migrations++;
     const snap: ActorSnap = {
       idx: cell.idx,
@@ -596,10 +650,10 @@ export class ExecutorCore {
     cell.counters = snap.counters;
     cell.inSeq = new Map(snap.inSeq);
     cell.outSeq = new Map(snap.outSeq);
-    for (const [f, seq, p] of snap.held) {
+    for (const [f, seq, p, skip] of snap.held) {
       let h = cell.held.get(f);
       if (!h) cell.held.set(f, (h = new Map()));
-      h.set(seq, p);
+      h.set(seq, skip ? SKIP : p);
       cell.heldCount++;
     }
     for (let i = 0; i < snap.mailbox.length; i++) cell.mailbox.push(snap.mailbox[i]);
@@ -621,6 +675,7 @@ export class ExecutorCore {
 
   private onDataCtl(c: DataCtl): void {
     if (c.t === 'adopt') this.adopt(c.snap, c.from);
+    else if (c.t === 'skip') this.deliverHere(c.to, c.from, c.seq, SKIP);
     else {
       this.finsFrom.add(c.from);
       this.checkFins();

@@ -169,6 +169,8 @@ export interface ExecutorStats {
   readonly heldBack: number;
   readonly deadLetters: number;
   readonly duplicatesDropped: number;
+  /** Messages that could not be cloned across threads (their senders faulted). */
+  readonly unsendable: number;
   readonly batchesOut: number;
   readonly mailboxDepth: number;
   /** Event-loop utilisation (0..1) since the executor started and over the last second. */

@@ -7,6 +7,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ActorRuntime } from '../../runtime/actors/runtime.js';
+import type { FaultReport } from '../../runtime/actors/types.js';
+import type { StormReport } from './fixtures/actors.js';
 import { monoMs } from '../../runtime/actors/clock.js';
 import { fixtureKind, sleep } from './helpers.js';
 
@@ -100,6 +102,34 @@ test('dead letters are counted; bad spawns fail with clear errors and change not
     const st = await rt.stats();
     assert.equal(st.executors.find((e) => e.index === 0)!.deadLetters, 2);
     assert.deepEqual(Object.keys((await rt.topology()).actors), []);
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('a message that cannot be cloned faults its sender and does not stall the pair', { timeout: 60_000 }, async () => {
+  const faults: FaultReport[] = [];
+  const rt = await ActorRuntime.start({ workers: 2, onFault: (r) => faults.push(r) });
+  try {
+    await rt.spawn({ id: 'relay', kind: fixtureKind('relay'), executor: 1 });
+    await rt.spawn({ id: 'dst', kind: fixtureKind('storm'), executor: 2 });
+    for (let n = 0; n < 6; n++) rt.send('relay', { t: 'send', to: 'dst', bad: n === 2, n });
+    const ok = await (async () => {
+      for (let i = 0; i < 200; i++) {
+        const r = await rt.ask<StormReport>('dst', (replyTo) => ({ t: 'report', replyTo }));
+        if ((r.expected['relay'] ?? 0) >= 6) return r;
+        await sleep(20);
+      }
+      return null;
+    })();
+    assert.ok(ok, 'messages after the bad one still arrive (no stalled sequence)');
+    // The receiver saw 0,1,3,4,5: #2 consumed its sequence number without being delivered.
+    assert.deepEqual(ok.violations, ['dst: from relay got #3, expected #2']);
+    assert.equal(faults.length, 1);
+    assert.deepEqual([faults[0]!.actor, faults[0]!.action], ['relay', 'restarted']);
+    assert.match(faults[0]!.error, /message to 'dst' is not structured-cloneable/);
+    const st = await rt.stats();
+    assert.equal(st.executors.find((e) => e.index === 1)!.unsendable, 1);
   } finally {
     await rt.stop();
   }
