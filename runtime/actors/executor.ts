@@ -110,7 +110,6 @@ export class ExecutorCore {
   private finWaiter: { from: readonly number[]; resolve: () => void } | null = null;
   private stopped = false;
   private running: Cell | null = null;
-  private cpus: readonly number[] | null = null;
   private readonly stats = { msgsIn: 0, msgsOut: 0, forwarded: 0, heldBack: 0, deadLetters: 0, duplicatesDropped: 0, unsendable: 0, batchesOut: 0 };
   private readonly eluStart = performance.eventLoopUtilization();
   private eluPrev = performance.eventLoopUtilization();
@@ -759,7 +758,6 @@ export class ExecutorCore {
       }
       case 'pin': {
         const r: PinReply = await pinCurrentThread(req.cpus, this.tid);
-        if (r.ok) this.cpus = req.cpus;
         return r;
       }
       case 'fin-to': {
@@ -812,10 +810,6 @@ export class ExecutorCore {
       cpusAllowed: readCpusAllowed(this.tid),
       actors: [...this.cells.values()].filter((c) => !isInternalId(c.id)).map((c) => c.idx),
     };
-  }
-
-  get pinnedCpus(): readonly number[] | null {
-    return this.cpus;
   }
 
   collectStats(): StatsReply {
