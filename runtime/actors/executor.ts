@@ -646,7 +646,10 @@ export class ExecutorCore {
   private adopt(snap: ActorSnap, from: number): void {
     const def = this.definitionFor(snap.kind, snap.idx);
     const cell = new Cell(snap.idx, snap.id, snap.kind, snap.args, def);
-    cell.counters = snap.counters;
+    // Rebuild with the literal's shape: a structured-cloned object has another hidden class, and
+    // the per-message counter updates would turn polymorphic (and deoptimise) after every move.
+    const c = snap.counters;
+    cell.counters = { msgsIn: c.msgsIn, msgsOut: c.msgsOut, handlerMs: c.handlerMs, faults: c.faults, restarts: c.restarts, migrations: c.migrations, restartTimes: c.restartTimes };
     cell.inSeq = new Map(snap.inSeq);
     cell.outSeq = new Map(snap.outSeq);
     for (const [f, seq, p, skip] of snap.held) {
