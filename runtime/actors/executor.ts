@@ -18,7 +18,7 @@ import { monoMs } from './clock.js';
 import { kindName, loadDefinition } from './define.js';
 import { Fifo } from './fifo.js';
 import { pinCurrentThread, readCpusAllowed, readThreadCpuMs } from './pinning.js';
-import type { Actor, ActorContext, ActorDefinition, ActorKind, ActorStats, ExecutorStats, FaultReport, SpawnSpec } from './types.js';
+import type { Actor, ActorContext, ActorDefinition, ActorKind, ActorStats, ExecutorStats, FaultReport, SpawnSpec, Transfer } from './types.js';
 import { CTL_RECORD, NO_SEQ, REC } from './wire.js';
 import type { ActorSnap, CellCounters, CtlEvent, CtlRequest, DataCtl, DirEntry, InfoReply, PinReply, StatsReply, TimerSnap } from './wire.js';
 
@@ -100,7 +100,7 @@ export class ExecutorCore {
   private readonly parked = new Map<number, unknown[]>();
   private readonly links = new Map<number, MessagePort>();
   private readonly out = new Map<number, unknown[]>();
-  private readonly outTransfer = new Map<number, TransferListItem[]>();
+  private readonly outTransfer = new Map<number, Transfer[]>();
   private readonly defs = new Map<string, ActorDefinition>();
   private readonly runQueue = new Fifo<Cell>();
   private drainScheduled = false;
@@ -135,13 +135,13 @@ export class ExecutorCore {
   // ---------------------------------------------------------------- sending
 
   /** Sends on behalf of actor `fromIdx`, which must live here. */
-  sendFrom(fromIdx: number, to: string, msg: unknown, transfer?: readonly TransferListItem[]): void {
+  sendFrom(fromIdx: number, to: string, msg: unknown, transfer?: readonly Transfer[]): void {
     const cell = this.cells.get(fromIdx);
     if (!cell) throw new Error(`actor index ${fromIdx} does not live on executor ${this.index}`);
     this.sendFromCell(cell, to, msg, transfer);
   }
 
-  private sendFromCell(cell: Cell, to: string, msg: unknown, transfer?: readonly TransferListItem[]): void {
+  private sendFromCell(cell: Cell, to: string, msg: unknown, transfer?: readonly Transfer[]): void {
     const idx = this.dir.get(to);
     if (idx === undefined || this.loc[idx] === -1) {
       this.stats.deadLetters++;
@@ -154,7 +154,7 @@ export class ExecutorCore {
     this.route(idx, cell.idx, seq, msg, transfer);
   }
 
-  private route(to: number, from: number, seq: number, payload: unknown, transfer?: readonly TransferListItem[]): void {
+  private route(to: number, from: number, seq: number, payload: unknown, transfer?: readonly Transfer[]): void {
     const e = this.loc[to];
     if (e === this.index) {
       this.deliverHere(to, from, seq, payload);
@@ -165,7 +165,7 @@ export class ExecutorCore {
     }
   }
 
-  private append(e: number, to: number, from: number, seq: number, payload: unknown, transfer?: readonly TransferListItem[]): void {
+  private append(e: number, to: number, from: number, seq: number, payload: unknown, transfer?: readonly Transfer[]): void {
     let buf = this.out.get(e);
     if (!buf) this.out.set(e, (buf = []));
     buf.push(to, from, seq, payload);
@@ -197,8 +197,11 @@ export class ExecutorCore {
     this.out.set(e, []);
     const tl = this.outTransfer.get(e);
     if (tl && tl.length > 0) {
+      // A SharedArrayBuffer listed by the sender only forces structured clone (which shares it);
+      // it is not transferable itself.
       this.outTransfer.set(e, []);
-      this.postClone(port, buf, tl);
+      const transfer = tl.filter((t): t is TransferListItem => !(t instanceof SharedArrayBuffer));
+      this.postClone(port, buf, transfer.length > 0 ? transfer : undefined);
     } else if (this.codec === 'msgpack' && !hasRuntimeRecord(buf)) {
       let bytes: ArrayBuffer | null = null;
       try {

@@ -26,6 +26,7 @@ import type {
   RuntimeStats,
   SpawnSpec,
   Topology,
+  Transfer,
 } from './types.js';
 import type { CtlEvent, CtlRequest, InfoReply, PinReply, StatsReply, WorkerInbound, WorkerOutbound } from './wire.js';
 
@@ -204,7 +205,7 @@ export class ActorRuntime {
   }
 
   /** Sends `msg` to actor `to` from outside any actor (sender id `$external`, FIFO per call order). */
-  send(to: ActorId, msg: unknown, transfer?: readonly TransferListItem[]): void {
+  send(to: ActorId, msg: unknown, transfer?: readonly Transfer[]): void {
     this.checkRunning();
     this.main.sendFrom(0, to, msg, transfer);
   }

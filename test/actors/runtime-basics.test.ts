@@ -134,3 +134,40 @@ test('a message that cannot be cloned faults its sender and does not stall the p
     await rt.stop();
   }
 });
+
+for (const codec of ['clone', 'msgpack'] as const) {
+  test(`transfer lists move buffers and SharedArrayBuffer is shared (${codec} codec)`, { timeout: 60_000 }, async () => {
+    const rt = await ActorRuntime.start({ workers: 1, codec });
+    try {
+      await rt.spawn({ id: 'r', kind: fixtureKind('bytesReader'), executor: 1 });
+      const replies: { len: number; first: number; executor: number }[] = [];
+      let wake = (): void => {};
+      await rt.spawnLocal('col', () => ({
+        receive(m) {
+          replies.push(m as { len: number; first: number; executor: number });
+          wake();
+        },
+      }));
+      const next = (): Promise<void> => new Promise((r) => (wake = r));
+
+      const buf = new Uint8Array(1 << 16).fill(7);
+      const shared = new Int32Array(new SharedArrayBuffer(4));
+      let p = next();
+      rt.send('r', { t: 'bytes', buf, shared, replyTo: 'col' }, [buf.buffer, shared.buffer]);
+      await p;
+      assert.deepEqual(replies[0], { len: 1 << 16, first: 7, executor: 1 });
+      assert.equal(buf.byteLength, 0, 'the buffer was transferred, not copied');
+      assert.equal(Atomics.load(shared, 0), 42, 'the worker wrote into memory shared with the sender');
+
+      // Only the SharedArrayBuffer listed: still shared, whatever the codec.
+      const shared2 = new Int32Array(new SharedArrayBuffer(4));
+      p = next();
+      rt.send('r', { t: 'bytes', buf: new Uint8Array([5]), shared: shared2, replyTo: 'col' }, [shared2.buffer]);
+      await p;
+      assert.deepEqual(replies[1], { len: 1, first: 5, executor: 1 });
+      assert.equal(Atomics.load(shared2, 0), 42);
+    } finally {
+      await rt.stop();
+    }
+  });
+}
