@@ -85,3 +85,16 @@ test('where the kernel refuses a CPU set, the executor keeps running unpinned an
     rmdirSync(dir);
   }
 });
+
+test('pinning the main thread (executor 0) is undone when the runtime stops', { skip: process.platform !== 'linux' ? 'pinning needs Linux' : false, timeout: 60_000 }, async () => {
+  const before = allowed(process.pid);
+  const rt = await ActorRuntime.start();
+  try {
+    const r = await rt.apply({ workers: 0, cpus: { '0': [1] } });
+    assert.deepEqual(r.pinned.map((p) => [p.executor, p.ok]), [[0, true]]);
+    assert.equal(allowed(process.pid), '1');
+  } finally {
+    await rt.stop();
+  }
+  assert.equal(allowed(process.pid), before, 'the main thread got its CPU set back');
+});
