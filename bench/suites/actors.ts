@@ -159,7 +159,7 @@ const WINDOW_MS = 100;
  * moves with them). Dip = 1 - (delivery rate over the 100 ms from the start of the remap, or the
  * remap's duration if longer) / (delivery rate before the remap).
  */
-async function remapDip(loadFraction: number, capacityTotal: number): Promise<{ dipPct: number; capacity: number; load: number; baseline: number; during: number; remapMs: number; windowMs: number }> {
+async function remapDip(loadFraction: number, capacityTotal: number): Promise<{ dipPct: number; capacity: number; load: number; quietDipPct: number; baseline: number; during: number; remapMs: number; windowMs: number }> {
   const rt = await ActorRuntime.start({ workers: 2, codec: 'msgpack' });
   const n = 4;
   const srcs = Array.from({ length: n }, (_, i) => `src${i}`);
@@ -207,7 +207,11 @@ async function remapDip(loadFraction: number, capacityTotal: number): Promise<{ 
     const rateIn = (a: number, b: number): number => (reports.reduce((acc, r) => acc + countAt(r.samples, b) - countAt(r.samples, a), 0) / (b - a)) * 1000;
     const baseline = rateIn(tStart + 200, r0 - 10);
     const lowest = rateIn(r0, r0 + Math.max(WINDOW_MS, r1 - r0));
-    return { dipPct: r2(Math.max(0, (1 - lowest / baseline) * 100)), capacity: Math.round(capacity), load: Math.round(rate), baseline: Math.round(baseline), during: Math.round(lowest), remapMs: r2(r1 - r0), windowMs: Math.max(WINDOW_MS, r2(r1 - r0)) };
+    // Control: the worst 100 ms window of the baseline, when nothing is being remapped. On a
+    // shared 2-core machine the threads are preempted now and then; this is that noise floor.
+    let worstQuiet = Infinity;
+    for (let t = tStart + 200; t + WINDOW_MS <= r0 - 10; t += 10) worstQuiet = Math.min(worstQuiet, rateIn(t, t + WINDOW_MS));
+    return { dipPct: r2(Math.max(0, (1 - lowest / baseline) * 100)), capacity: Math.round(capacity), load: Math.round(rate), quietDipPct: r2(Math.max(0, (1 - worstQuiet / baseline) * 100)), baseline: Math.round(baseline), during: Math.round(lowest), remapMs: r2(r1 - r0), windowMs: Math.max(WINDOW_MS, r2(r1 - r0)) };
   } finally {
     await rt.stop();
   }
@@ -249,12 +253,12 @@ export default async function actorsBench(args: string[]): Promise<Record<string
   const m1m = await migrationPauses(1 << 20, quick ? 20 : 60);
   log(`  1KB p50 ${m1k.p50} p99 ${m1k.p99}; 1MB p50 ${m1m.p50} p99 ${m1m.p99}`);
 
-  log('remap at 50% load (median of 3)');
+  log('remap at 50% load (median of 5)');
   const dips = [];
-  for (let i = 0; i < 3; i++) dips.push(await remapDip(0.5, total));
+  for (let i = 0; i < 5; i++) dips.push(await remapDip(0.5, total));
   dips.sort((a, b) => a.dipPct - b.dipPct);
-  const dip = dips[1]!; // the median of three
-  log(`  capacity ${dip.capacity}/s load ${dip.load}/s baseline ${dip.baseline}/s during remap ${dip.during}/s dip ${dip.dipPct}% remap ${dip.remapMs} ms`);
+  const dip = dips[2]!; // the median of five
+  log(`  capacity ${dip.capacity}/s load ${dip.load}/s baseline ${dip.baseline}/s during remap ${dip.during}/s dip ${dip.dipPct}% (quiet-window dip ${dip.quietDipPct}%) remap ${dip.remapMs} ms`);
 
   return {
     cpus: os.availableParallelism(),
@@ -276,7 +280,7 @@ export default async function actorsBench(args: string[]): Promise<Record<string
     migration_pause_p50_ms_1mb: m1m.p50,
     migration_pause_p99_ms_1mb: m1m.p99,
     remap_throughput_dip_pct: dip.dipPct,
-    remap_detail: { runs: dips.map((d) => d.dipPct), ...dip },
+    remap_detail: { runs: dips.map((d) => d.dipPct), quiet_runs: dips.map((d) => d.quietDipPct), ...dip },
     lost: integrity.lost,
     duplicated: integrity.duplicated,
     reordered: integrity.reordered,

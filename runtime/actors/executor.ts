@@ -18,9 +18,16 @@ import { monoMs } from './clock.js';
 import { kindName, loadDefinition } from './define.js';
 import { Fifo } from './fifo.js';
 import { pinCurrentThread, readCpusAllowed, readThreadCpuMs } from './pinning.js';
-import type { Actor, ActorContext, ActorDefinition, ActorKind, ActorStats, ExecutorStats, FaultReport, SpawnSpec } from './types.js';
+import type { Actor, ActorContext, ActorDefinition, ActorKind, ActorStats, ExecutorStats, FaultReport, SpawnSpec, Transfer } from './types.js';
 import { CTL_RECORD, NO_SEQ, REC } from './wire.js';
 import type { ActorSnap, CellCounters, CtlEvent, CtlRequest, DataCtl, DirEntry, InfoReply, PinReply, StatsReply, TimerSnap } from './wire.js';
+
+/**
+ * Stands in for a message that could not be cloned: it consumes its sequence number so the pair
+ * does not stall on a gap, and is never delivered. Identity-compared, so it never leaves a thread
+ * as an object: across threads it travels as a `skip` runtime record.
+ */
+const SKIP: object = Object.freeze({ skip: true });
 
 /** Messages a cell handles before the scheduler moves to the next one. */
 const BURST = 256;
@@ -93,7 +100,7 @@ export class ExecutorCore {
   private readonly parked = new Map<number, unknown[]>();
   private readonly links = new Map<number, MessagePort>();
   private readonly out = new Map<number, unknown[]>();
-  private readonly outTransfer = new Map<number, TransferListItem[]>();
+  private readonly outTransfer = new Map<number, Transfer[]>();
   private readonly defs = new Map<string, ActorDefinition>();
   private readonly runQueue = new Fifo<Cell>();
   private drainScheduled = false;
@@ -103,8 +110,7 @@ export class ExecutorCore {
   private finWaiter: { from: readonly number[]; resolve: () => void } | null = null;
   private stopped = false;
   private running: Cell | null = null;
-  private cpus: readonly number[] | null = null;
-  private readonly stats = { msgsIn: 0, msgsOut: 0, forwarded: 0, deadLetters: 0, duplicatesDropped: 0, batchesOut: 0 };
+  private readonly stats = { msgsIn: 0, msgsOut: 0, forwarded: 0, heldBack: 0, deadLetters: 0, duplicatesDropped: 0, unsendable: 0, batchesOut: 0 };
   private readonly eluStart = performance.eventLoopUtilization();
   private eluPrev = performance.eventLoopUtilization();
   private util1s = 0;
@@ -129,13 +135,13 @@ export class ExecutorCore {
   // ---------------------------------------------------------------- sending
 
   /** Sends on behalf of actor `fromIdx`, which must live here. */
-  sendFrom(fromIdx: number, to: string, msg: unknown, transfer?: readonly TransferListItem[]): void {
+  sendFrom(fromIdx: number, to: string, msg: unknown, transfer?: readonly Transfer[]): void {
     const cell = this.cells.get(fromIdx);
     if (!cell) throw new Error(`actor index ${fromIdx} does not live on executor ${this.index}`);
     this.sendFromCell(cell, to, msg, transfer);
   }
 
-  private sendFromCell(cell: Cell, to: string, msg: unknown, transfer?: readonly TransferListItem[]): void {
+  private sendFromCell(cell: Cell, to: string, msg: unknown, transfer?: readonly Transfer[]): void {
     const idx = this.dir.get(to);
     if (idx === undefined || this.loc[idx] === -1) {
       this.stats.deadLetters++;
@@ -148,7 +154,7 @@ export class ExecutorCore {
     this.route(idx, cell.idx, seq, msg, transfer);
   }
 
-  private route(to: number, from: number, seq: number, payload: unknown, transfer?: readonly TransferListItem[]): void {
+  private route(to: number, from: number, seq: number, payload: unknown, transfer?: readonly Transfer[]): void {
     const e = this.loc[to];
     if (e === this.index) {
       this.deliverHere(to, from, seq, payload);
@@ -159,7 +165,7 @@ export class ExecutorCore {
     }
   }
 
-  private append(e: number, to: number, from: number, seq: number, payload: unknown, transfer?: readonly TransferListItem[]): void {
+  private append(e: number, to: number, from: number, seq: number, payload: unknown, transfer?: readonly Transfer[]): void {
     let buf = this.out.get(e);
     if (!buf) this.out.set(e, (buf = []));
     buf.push(to, from, seq, payload);
@@ -191,8 +197,11 @@ export class ExecutorCore {
     this.out.set(e, []);
     const tl = this.outTransfer.get(e);
     if (tl && tl.length > 0) {
+      // A SharedArrayBuffer listed by the sender only forces structured clone (which shares it);
+      // it is not transferable itself.
       this.outTransfer.set(e, []);
-      port.postMessage(buf, tl);
+      const transfer = tl.filter((t): t is TransferListItem => !(t instanceof SharedArrayBuffer));
+      this.postClone(port, buf, transfer.length > 0 ? transfer : undefined);
     } else if (this.codec === 'msgpack' && !hasRuntimeRecord(buf)) {
       let bytes: ArrayBuffer | null = null;
       try {
@@ -202,11 +211,56 @@ export class ExecutorCore {
         bytes = null; // something msgpackr cannot encode: send this batch by structured clone
       }
       if (bytes) port.postMessage(bytes, [bytes]);
-      else port.postMessage(buf);
+      else this.postClone(port, buf);
     } else {
-      port.postMessage(buf);
+      this.postClone(port, buf);
     }
     this.stats.batchesOut++;
+  }
+
+  /**
+   * Posts a batch by structured clone. A payload that cannot be cloned (a function, a class with
+   * private slots, ...) must not take the thread down: it is replaced by a `skip` record that
+   * keeps the pair's sequence intact, and its sender faults (its fault policy decides what next).
+   */
+  private postClone(port: MessagePort, buf: unknown[], tl?: TransferListItem[]): void {
+    try {
+      port.postMessage(buf, tl);
+      return;
+    } catch (err) {
+      if (!(err instanceof Error) || err.name !== 'DataCloneError') throw err;
+    }
+    for (let i = 0; i < buf.length; i += REC) {
+      const to = buf[i] as number;
+      if (to === CTL_RECORD) continue;
+      try {
+        structuredClone(buf[i + 3]);
+        continue;
+      } catch (err) {
+        const from = buf[i + 1] as number;
+        const seq = buf[i + 2] as number;
+        buf[i] = CTL_RECORD;
+        buf[i + 3] = { t: 'skip', to, from, seq } satisfies DataCtl;
+        this.stats.unsendable++;
+        const cell = this.cells.get(from);
+        const why = new Error(`message to '${this.names[to] ?? `#${to}`}' is not structured-cloneable: ${err instanceof Error ? err.message : String(err)}`);
+        // Not synchronously: the sender may be in the middle of its receive().
+        if (cell) queueMicrotask(() => this.fault(cell, why));
+      }
+    }
+    try {
+      port.postMessage(buf, tl);
+    } catch {
+      // Still refused (a transfer list problem): skip every message of the batch, keep the
+      // runtime records.
+      for (let i = 0; i < buf.length; i += REC) {
+        if (buf[i] === CTL_RECORD) continue;
+        buf[i + 3] = { t: 'skip', to: buf[i] as number, from: buf[i + 1] as number, seq: buf[i + 2] as number } satisfies DataCtl;
+        buf[i] = CTL_RECORD;
+        this.stats.unsendable++;
+      }
+      port.postMessage(buf);
+    }
   }
 
   // ---------------------------------------------------------------- receiving
@@ -237,7 +291,8 @@ export class ExecutorCore {
     const e = this.loc[to];
     if (e !== undefined && e >= 0 && e !== this.index) {
       this.stats.forwarded++;
-      this.append(e, to, from, seq, payload);
+      if (payload === SKIP) this.append(e, CTL_RECORD, this.index, NO_SEQ, { t: 'skip', to, from, seq } satisfies DataCtl);
+      else this.append(e, to, from, seq, payload);
     } else {
       this.stats.deadLetters++;
     }
@@ -260,6 +315,7 @@ export class ExecutorCore {
       else {
         h.set(seq, payload);
         cell.heldCount++;
+        this.stats.heldBack++;
       }
     } else {
       this.stats.duplicatesDropped++;
@@ -282,6 +338,7 @@ export class ExecutorCore {
   }
 
   private enqueue(cell: Cell, from: number, payload: unknown): void {
+    if (payload === SKIP) return;
     cell.mailbox.push(from);
     cell.mailbox.push(payload);
     this.stats.msgsIn++;
@@ -562,8 +619,8 @@ export class ExecutorCore {
       /* leaving anyway */
     }
     cell.gone = true;
-    const held: [number, number, unknown][] = [];
-    for (const [from, h] of cell.held) for (const [seq, p] of h) held.push([from, seq, p]);
+    const held: [number, number, unknown, boolean][] = [];
+    for (const [from, h] of cell.held) for (const [seq, p] of h) held.push(p === SKIP ? [from, seq, null, true] : [from, seq, p, false]);
     cell.counters.migrations++;
     const snap: ActorSnap = {
       idx: cell.idx,
@@ -592,13 +649,16 @@ export class ExecutorCore {
   private adopt(snap: ActorSnap, from: number): void {
     const def = this.definitionFor(snap.kind, snap.idx);
     const cell = new Cell(snap.idx, snap.id, snap.kind, snap.args, def);
-    cell.counters = snap.counters;
+    // Rebuild with the literal's shape: a structured-cloned object has another hidden class, and
+    // the per-message counter updates would turn polymorphic (and deoptimise) after every move.
+    const c = snap.counters;
+    cell.counters = { msgsIn: c.msgsIn, msgsOut: c.msgsOut, handlerMs: c.handlerMs, faults: c.faults, restarts: c.restarts, migrations: c.migrations, restartTimes: c.restartTimes };
     cell.inSeq = new Map(snap.inSeq);
     cell.outSeq = new Map(snap.outSeq);
-    for (const [f, seq, p] of snap.held) {
+    for (const [f, seq, p, skip] of snap.held) {
       let h = cell.held.get(f);
       if (!h) cell.held.set(f, (h = new Map()));
-      h.set(seq, p);
+      h.set(seq, skip ? SKIP : p);
       cell.heldCount++;
     }
     for (let i = 0; i < snap.mailbox.length; i++) cell.mailbox.push(snap.mailbox[i]);
@@ -620,6 +680,7 @@ export class ExecutorCore {
 
   private onDataCtl(c: DataCtl): void {
     if (c.t === 'adopt') this.adopt(c.snap, c.from);
+    else if (c.t === 'skip') this.deliverHere(c.to, c.from, c.seq, SKIP);
     else {
       this.finsFrom.add(c.from);
       this.checkFins();
@@ -703,7 +764,6 @@ export class ExecutorCore {
       }
       case 'pin': {
         const r: PinReply = await pinCurrentThread(req.cpus, this.tid);
-        if (r.ok) this.cpus = req.cpus;
         return r;
       }
       case 'fin-to': {
@@ -756,10 +816,6 @@ export class ExecutorCore {
       cpusAllowed: readCpusAllowed(this.tid),
       actors: [...this.cells.values()].filter((c) => !isInternalId(c.id)).map((c) => c.idx),
     };
-  }
-
-  get pinnedCpus(): readonly number[] | null {
-    return this.cpus;
   }
 
   collectStats(): StatsReply {

@@ -8,7 +8,7 @@ import { monoMs } from './clock.js';
 import { defineActor, kindName, loadDefinition } from './define.js';
 import { ExecutorCore, isInternalId } from './executor.js';
 import type { BatchCodec, LocalFactory } from './executor.js';
-import { currentTid, onlineCpus, probePinning } from './pinning.js';
+import { currentTid, onlineCpus, parseCpuList, pinCurrentThread, probePinning, readCpusAllowed } from './pinning.js';
 import { PlanError, validatePlan } from './plan.js';
 import type {
   Actor,
@@ -26,6 +26,7 @@ import type {
   RuntimeStats,
   SpawnSpec,
   Topology,
+  Transfer,
 } from './types.js';
 import type { CtlEvent, CtlRequest, InfoReply, PinReply, StatsReply, WorkerInbound, WorkerOutbound } from './wire.js';
 
@@ -102,8 +103,12 @@ export class ActorRuntime {
   private stopped = false;
   private readonly onFault: (r: FaultReport) => void;
 
+  /** The main thread's CPU set before any plan touched it; restored by stop(). */
+  private readonly mainCpusAtStart: string | null;
+  private mainPinTouched = false;
+
   private constructor(
-    mainTid: number | null,
+    private readonly mainTid: number | null,
     private readonly pinning: PinningCapability,
     private readonly online: readonly number[],
     private readonly opts: RuntimeOptions,
@@ -114,6 +119,7 @@ export class ActorRuntime {
       localFactory: (idx) => this.locals.get(idx),
     }, opts.codec ?? 'clone');
     this.execState.set(0, { cpus: null, pinned: false });
+    this.mainCpusAtStart = readCpusAllowed(mainTid);
   }
 
   /** Starts a runtime with `opts.workers` worker executors, pinned as `opts.cpus` asks. */
@@ -204,7 +210,7 @@ export class ActorRuntime {
   }
 
   /** Sends `msg` to actor `to` from outside any actor (sender id `$external`, FIFO per call order). */
-  send(to: ActorId, msg: unknown, transfer?: readonly TransferListItem[]): void {
+  send(to: ActorId, msg: unknown, transfer?: readonly Transfer[]): void {
     this.checkRunning();
     this.main.sendFrom(0, to, msg, transfer);
   }
@@ -274,6 +280,7 @@ export class ActorRuntime {
     // 2. Re-pin surviving executors whose CPU set changes.
     for (const [e, cpus] of plan.cpus) {
       if (e > oldCount || e > plan.workers) continue;
+      if (e === 0) this.mainPinTouched = true;
       const r = (await this.call(e, { t: 'pin', cpus })) as PinReply;
       this.execState.set(e, { cpus, pinned: r.ok && cpus !== null, ...(r.error ? { pinError: r.error } : {}) });
       pinned.push({ executor: e, ok: r.ok, cpusAllowed: r.cpusAllowed, ...(r.error ? { error: r.error } : {}) });
@@ -454,6 +461,8 @@ export class ActorRuntime {
     }
     this.workers.clear();
     this.main.shutdown();
+    // Worker threads die with their affinity; the main thread lives on, so put it back.
+    if (this.mainPinTouched && this.mainCpusAtStart) await pinCurrentThread(parseCpuList(this.mainCpusAtStart), this.mainTid);
   }
 
   // ---------------------------------------------------------------- internals

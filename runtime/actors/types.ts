@@ -6,6 +6,9 @@ import type { TransferListItem } from 'node:worker_threads';
 // on: senders address actor ids and the router finds the executor. That is what lets the
 // controller remap actors across threads while they serve traffic.
 
+/** What a send may list to move (or, for SharedArrayBuffer, to share) instead of copy. */
+export type Transfer = TransferListItem | SharedArrayBuffer;
+
 /** Actor ids are strings chosen by whoever spawns the actor (e.g. `raft/3`, `kv`, `wal`). */
 export type ActorId = string;
 
@@ -28,9 +31,11 @@ export interface ActorContext<M = unknown> {
    * Sends `msg` to actor `to`, wherever it lives. Delivery is exactly-once and FIFO per
    * sender-receiver pair, also while either side migrates. `msg` must be structured-cloneable;
    * `transfer` lists ArrayBuffers/ports to move instead of copy when the message crosses threads
-   * (a transferred buffer is unusable by the sender afterwards, also when delivery is local).
+   * (a transferred buffer is unusable by the sender afterwards, but stays usable when delivery
+   * is local). List a SharedArrayBuffer there too when the message carries one: that makes the
+   * batch go by structured clone, which shares it, also under the `msgpack` codec.
    */
-  send(to: ActorId, msg: unknown, transfer?: readonly TransferListItem[]): void;
+  send(to: ActorId, msg: unknown, transfer?: readonly Transfer[]): void;
   /**
    * Arms timer `key` (replacing one with the same key): after `delayMs`, `msg` is delivered to
    * this actor's `receive` with `from` equal to its own id. Repeats every `delayMs` when `repeat`.
@@ -165,8 +170,12 @@ export interface ExecutorStats {
   readonly msgsOut: number;
   /** Messages that arrived for an actor that had moved on and were forwarded. */
   readonly forwarded: number;
+  /** Messages that overtook an earlier one from the same sender and waited for it (FIFO). */
+  readonly heldBack: number;
   readonly deadLetters: number;
   readonly duplicatesDropped: number;
+  /** Messages that could not be cloned across threads (their senders faulted). */
+  readonly unsendable: number;
   readonly batchesOut: number;
   readonly mailboxDepth: number;
   /** Event-loop utilisation (0..1) since the executor started and over the last second. */

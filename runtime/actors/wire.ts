@@ -34,8 +34,8 @@ export interface ActorSnap {
   readonly mailbox: readonly unknown[];
   readonly inSeq: readonly (readonly [number, number])[];
   readonly outSeq: readonly (readonly [number, number])[];
-  /** Out-of-order messages held for FIFO: [from, seq, payload]. */
-  readonly held: readonly (readonly [number, number, unknown])[];
+  /** Out-of-order messages held for FIFO: [from, seq, payload, isSkip]. */
+  readonly held: readonly (readonly [number, number, unknown, boolean])[];
   readonly counters: CellCounters;
   readonly detachedAt: number;
 }
@@ -50,7 +50,11 @@ export interface CellCounters {
   restartTimes: number[];
 }
 
-export type DataCtl = { readonly t: 'adopt'; readonly snap: ActorSnap; readonly from: number } | { readonly t: 'fin'; readonly from: number };
+export type DataCtl =
+  | { readonly t: 'adopt'; readonly snap: ActorSnap; readonly from: number }
+  | { readonly t: 'fin'; readonly from: number }
+  /** A message that could not be cloned: consume its sequence number, deliver nothing. */
+  | { readonly t: 'skip'; readonly to: number; readonly from: number; readonly seq: number };
 
 export interface DirEntry {
   readonly idx: number;

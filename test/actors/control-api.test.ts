@@ -115,3 +115,36 @@ test('control API refuses to start without a usable token file', async () => {
     await rt.stop();
   }
 });
+
+test('verdant actors topology|plan talks to the control API', { timeout: 60_000 }, async () => {
+  const { execFile } = await import('node:child_process');
+  const cli = new URL('../../cli/verdant.js', import.meta.url).pathname;
+  const run = (args: string[]) =>
+    new Promise<{ code: number; out: string; err: string }>((resolve) => {
+      execFile(process.execPath, [cli, ...args], (error, out, err) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out, err }));
+    });
+  const rt = await ActorRuntime.start({ workers: 1 });
+  const { dir, file } = tokenFile();
+  const api = await startControlApi({ runtime: rt, tokenFile: file });
+  try {
+    await rt.spawn({ id: 'c', kind: fixtureKind('counter'), executor: 1 });
+    const topo = await run(['actors', 'topology', '--url', api.address, '--token-file', file]);
+    assert.equal(topo.code, 0, topo.err);
+    assert.equal((JSON.parse(topo.out) as Topology).actors['c']!.executor, 1);
+    writeFileSync(join(dir, 'plan.json'), JSON.stringify({ workers: 1, placement: { c: 0 } }));
+    const ok = await run(['actors', 'plan', join(dir, 'plan.json'), '--url', api.address, '--token-file', file]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.equal(rt.executorOf('c'), 0);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ workers: 1, cpus: { '1': [] } }));
+    const bad = await run(['actors', 'plan', join(dir, 'bad.json'), '--url', api.address, '--token-file', file]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /empty CPU set/);
+    writeFileSync(join(dir, 'wrong-token'), 'x'.repeat(32));
+    const denied = await run(['actors', 'stats', '--url', api.address, '--token-file', join(dir, 'wrong-token')]);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.err, /401/);
+  } finally {
+    await api.close();
+    await rt.stop();
+  }
+});

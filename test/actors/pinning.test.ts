@@ -1,7 +1,9 @@
 // Pins executor threads with sched_setaffinity and checks what the kernel reports in /proc.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ActorRuntime } from '../../runtime/actors/runtime.js';
 import { onlineCpus } from '../../runtime/actors/pinning.js';
 
@@ -45,4 +47,54 @@ test('an executor pinned to CPU 1 runs only on CPU 1, and unpinning restores all
   } finally {
     await rt.stop();
   }
+});
+
+const CPUSET = '/sys/fs/cgroup/cpuset';
+
+test('where the kernel refuses a CPU set, the executor keeps running unpinned and says why', {
+  skip: !existsSync(`${CPUSET}/cpuset.cpus`) ? 'needs the cgroup-v1 cpuset controller (Linux, root)' : false,
+  timeout: 60_000,
+}, async () => {
+  // A child cgroup that only allows CPU 0; the child process then asks to pin a worker to CPU 1.
+  const dir = `${CPUSET}/verdant-actors-test-${process.pid}-${Date.now()}`;
+  mkdirSync(dir);
+  try {
+    writeFileSync(`${dir}/cpuset.cpus`, '0');
+    writeFileSync(`${dir}/cpuset.mems`, readFileSync(`${CPUSET}/cpuset.mems`, 'utf8').trim());
+    const script = fileURLToPath(new URL('./fixtures/pin-restricted-main.js', import.meta.url));
+    const child = spawn('sh', ['-c', `echo $$ > ${dir}/cgroup.procs && exec "${process.execPath}" "${script}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 0, err);
+    const r = JSON.parse(out.trim().split('\n').pop()!) as {
+      capability: { supported: boolean };
+      pinned: { executor: number; ok: boolean; error?: string; cpusAllowed: string }[];
+      executor: { pinned: boolean; cpusAllowed: string };
+      n: number;
+    };
+    assert.equal(r.pinned.length, 1);
+    assert.equal(r.pinned[0]!.ok, false);
+    assert.match(r.pinned[0]!.error ?? '', /sched_setaffinity failed: EINVAL/);
+    assert.equal(r.pinned[0]!.cpusAllowed, '0', 'the thread stays on what the cpuset allows');
+    assert.equal(r.executor.pinned, false, 'topology reports the executor as not pinned');
+    assert.equal(r.n, 3, 'the executor keeps serving its actors');
+  } finally {
+    rmdirSync(dir);
+  }
+});
+
+test('pinning the main thread (executor 0) is undone when the runtime stops', { skip: process.platform !== 'linux' ? 'pinning needs Linux' : false, timeout: 60_000 }, async () => {
+  const before = allowed(process.pid);
+  const rt = await ActorRuntime.start();
+  try {
+    const r = await rt.apply({ workers: 0, cpus: { '0': [1] } });
+    assert.deepEqual(r.pinned.map((p) => [p.executor, p.ok]), [[0, true]]);
+    assert.equal(allowed(process.pid), '1');
+  } finally {
+    await rt.stop();
+  }
+  assert.equal(allowed(process.pid), before, 'the main thread got its CPU set back');
 });
