@@ -87,6 +87,7 @@ interface RunResult {
   commands_per_batch: number;
   fsyncs_per_s: number;
   leader_ready_loops_per_s: number;
+  leader_persist_ms_avg: number;
   loadavg1: number;
 }
 
@@ -171,9 +172,10 @@ async function run(o: Opts, placement: string, log: (s: string) => void): Promis
       commands_per_batch: batches > 0 ? round((leaderAfter.commands - leaderBefore.commands) / batches, 1) : 0,
       fsyncs_per_s: round((leaderAfter.fsyncs - leaderBefore.fsyncs) / elapsed, 1),
       leader_ready_loops_per_s: round((leaderAfter.ready - leaderBefore.ready) / elapsed, 1),
+      leader_persist_ms_avg: round((leaderAfter.persistMs - leaderBefore.persistMs) / Math.max(1, leaderAfter.persists - leaderBefore.persists), 3),
       loadavg1: load,
     };
-    log(`  ${placement}: ${r.ops_per_s} ops/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${(r.cpu_s_per_op * 1e6).toFixed(1)} µs replica CPU/op, ${r.commands_per_batch} commands/batch, ${r.fsyncs_per_s} leader fsyncs/s`);
+    log(`  ${placement}: ${r.ops_per_s} ops/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${(r.cpu_s_per_op * 1e6).toFixed(1)} µs replica CPU/op, ${r.commands_per_batch} commands/batch, ${r.fsyncs_per_s} leader fsyncs/s, ${r.leader_ready_loops_per_s} ready loops/s, ${r.leader_persist_ms_avg} ms per persist`);
     return r;
   } finally {
     await Promise.all(clients.map((c) => c.close()));
@@ -182,11 +184,12 @@ async function run(o: Opts, placement: string, log: (s: string) => void): Promis
   }
 }
 
-async function leaderStats(m: ClusterManifest, id: number | undefined): Promise<{ batches: number; commands: number; fsyncs: number; ready: number }> {
+async function leaderStats(m: ClusterManifest, id: number | undefined): Promise<{ batches: number; commands: number; fsyncs: number; ready: number; persists: number; persistMs: number }> {
   const st = (await clusterStatus(m, 5000)).find((s) => s.id === id);
-  if (!st || !st.ok) return { batches: 0, commands: 0, fsyncs: 0, ready: 0 };
-  const s = st.status as unknown as { client: { batches: number; commands: number }; storage: { fsyncs: number }; groups: { readyLoops: number }[] };
-  return { batches: s.client.batches, commands: s.client.commands, fsyncs: s.storage.fsyncs, ready: s.groups[0]?.readyLoops ?? 0 };
+  if (!st || !st.ok) return { batches: 0, commands: 0, fsyncs: 0, ready: 0, persists: 0, persistMs: 0 };
+  const s = st.status as unknown as { client: { batches: number; commands: number }; storage: { fsyncs: number }; groups: { readyLoops: number; counters: Record<string, number> }[] };
+  const g = s.groups[0];
+  return { batches: s.client.batches, commands: s.client.commands, fsyncs: s.storage.fsyncs, ready: g?.readyLoops ?? 0, persists: g?.counters.persists ?? 0, persistMs: g?.counters.persistMs ?? 0 };
 }
 
 function round(v: number, d: number): number {

@@ -63,6 +63,9 @@ interface State {
 
 interface Counters {
   readyLoops: number;
+  /** Readies that waited for the log writer, and the total time they waited (ms). */
+  persists: number;
+  persistMs: number;
   appendsHeldBack: number;
   malformedIn: number;
   proposalsRefused: number;
@@ -82,7 +85,8 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
   let congested = new Set<NodeId>();
   let pendingCompact: { index: number; data: Uint8Array } | null = null;
   let last = { leader: 0, term: 0, role: 'follower' as Role };
-  let counters: Counters = { readyLoops: 0, appendsHeldBack: 0, malformedIn: 0, proposalsRefused: 0 };
+  let counters: Counters = { readyLoops: 0, persists: 0, persistMs: 0, appendsHeldBack: 0, malformedIn: 0, proposalsRefused: 0 };
+  let persistStart = 0;
 
   function boot(durable: readonly GroupDurableState[]): void {
     if (booted) throw new Error(`${self}: booted twice`);
@@ -156,6 +160,7 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
     }
     if (persist !== null) {
       outstanding = rd;
+      persistStart = ctx.now();
       ctx.send(ActorIds.wal, { t: 'append', seq: ++walSeq, replyTo: self, writes: persist } satisfies WalIn);
     } else {
       finish(rd);
@@ -277,6 +282,8 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
         case 'appended':
           if (msg.error !== undefined) throw new Error(`raft/${args.group}: the log writer failed: ${msg.error}`);
           if (outstanding === null || msg.seq !== walSeq) throw new Error(`raft/${args.group}: unexpected append ack ${msg.seq} (expected ${walSeq})`);
+          counters.persists++;
+          counters.persistMs += ctx.now() - persistStart;
           finish(outstanding);
           return;
         case 'read-index':
