@@ -272,6 +272,36 @@ export class ServiceStateMachine implements StateMachine {
   }
 
   /**
+   * The same image as snapshot(), produced synchronously, or null when the service yields its
+   * records asynchronously. For moving the state machine to another thread: an actor's snapshot()
+   * must return its state synchronously (runtime/actors).
+   */
+  snapshotSync(): { readonly index: number; readonly chunks: Uint8Array[] } | null {
+    const index = this.applied;
+    const header = this.encodeHeader();
+    const sessionRecords = this.sessions.encodeRecords(SESSION_RECORD_BYTES);
+    const serviceRecords = this.service.snapshot();
+    if (!(Symbol.iterator in serviceRecords)) {
+      // Release whatever view the service captured for the async stream.
+      void (serviceRecords as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]().return?.();
+      return null;
+    }
+    this.counters.snapshots++;
+    const chunks: Uint8Array[] = [snapshotPreamble()];
+    let count = 0;
+    const add = (type: RecordType, payload: Uint8Array): void => {
+      count++;
+      if (payload.length < 4096) chunks.push(frameRecord(type, payload));
+      else chunks.push(...frameRecordParts(type, payload));
+    };
+    add(RecordType.Header, header);
+    for (const s of sessionRecords) add(RecordType.Sessions, s);
+    for (const rec of serviceRecords as Iterable<Uint8Array>) add(RecordType.Service, rec);
+    chunks.push(endRecord(count));
+    return { index, chunks };
+  }
+
+  /**
    * The image as (type, payload) records. Everything is captured synchronously here, so later
    * applies do not show up in it; the service's records are produced lazily from its view.
    */
