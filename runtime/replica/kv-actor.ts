@@ -22,7 +22,20 @@ interface WaitingRead {
   readonly queries: readonly Uint8Array[];
 }
 
-export const kvActor = defineActor<KvActorArgs, Msg>((ctx: ActorContext<Msg>, args) => {
+/** What travels when the actor moves to another thread. */
+interface KvMoveState {
+  readonly image: Uint8Array[];
+  readonly index: number;
+  readonly pendingLin: [number, { tag: number; queries: readonly Uint8Array[] }][];
+  readonly waiting: WaitingRead[];
+  readonly nextCtx: number;
+  readonly entriesSince: number;
+  readonly bytesSince: number;
+  readonly snapshotIndex: number;
+  readonly snapshots: number;
+}
+
+export const kvActor = defineActor<KvActorArgs, Msg, KvMoveState>((ctx: ActorContext<Msg>, args) => {
   const sm = createKvStateMachine({ sessions: args.sessions });
   /** Linearizable reads waiting for their read index, by ctx. */
   const pendingLin = new Map<number, { tag: number; queries: readonly Uint8Array[] }>();
@@ -35,6 +48,8 @@ export const kvActor = defineActor<KvActorArgs, Msg>((ctx: ActorContext<Msg>, ar
   let snapshotting = false;
   let snapshots = 0;
   let stopped = false;
+  /** Set while a moved-in state is being restored: messages wait for it. */
+  let arriving: Promise<void> | null = null;
 
   const toClient = (m: ClientIn): void => ctx.send(ActorIds.client, m);
 
@@ -129,63 +144,96 @@ export const kvActor = defineActor<KvActorArgs, Msg>((ctx: ActorContext<Msg>, ar
     return { applied: sm.appliedIndex, snapshotIndex, snapshots, stats: { ...st } };
   }
 
-  return {
-    // Synchronous except for restore: a returned promise holds the mailbox until it settles.
-    receive(msg: Msg): void | Promise<void> {
-      switch (msg.t) {
-        case 'apply':
-          apply(msg);
-          return;
-        case 'restore':
-          if (msg.index <= sm.appliedIndex) return;
-          // Holds this actor's mailbox until done, so nothing is applied on the old state.
-          return sm.restore([msg.data]).then(() => {
-            snapshotIndex = msg.index;
-            entriesSince = 0;
-            bytesSince = 0;
-            serveWaiting();
-          });
-        case 'read':
-          if (!msg.linearizable) {
-            serve(msg.tag, msg.queries);
-            return;
-          }
-          {
-            const c = nextCtx++;
-            pendingLin.set(c, { tag: msg.tag, queries: msg.queries });
-            ctx.send(ActorIds.sequencer, { t: 'read-index', ctx: c });
-          }
-          return;
-        case 'read-state': {
-          const p = pendingLin.get(msg.ctx);
-          if (!p) return;
-          pendingLin.delete(msg.ctx);
-          if (msg.error !== undefined) {
-            toClient({ t: 'read-failed', tag: p.tag, reason: msg.error, leader: msg.leader ?? 0 });
-          } else if (msg.index <= sm.appliedIndex) {
-            serve(p.tag, p.queries);
-          } else {
-            const w = { index: msg.index, tag: p.tag, queries: p.queries };
-            if (waiting.length === 0 || waiting[waiting.length - 1]!.index <= w.index) waiting.push(w);
-            else {
-              waiting.push(w);
-              waiting.sort((a, b) => a.index - b.index);
-            }
-          }
+  function handle(msg: Msg): void | Promise<void> {
+    switch (msg.t) {
+      case 'apply':
+        apply(msg);
+        return;
+      case 'restore':
+        if (msg.index <= sm.appliedIndex) return;
+        // Holds this actor's mailbox until done, so nothing is applied on the old state.
+        return sm.restore([msg.data]).then(() => {
+          snapshotIndex = msg.index;
+          entriesSince = 0;
+          bytesSince = 0;
+          serveWaiting();
+        });
+      case 'read':
+        if (!msg.linearizable) {
+          serve(msg.tag, msg.queries);
           return;
         }
-        case 'status':
-          ctx.send(msg.replyTo, status());
-          return;
-        case 'take-snapshot':
-          entriesSince = Number.MAX_SAFE_INTEGER;
-          maybeSnapshot();
-          if (msg.replyTo) ctx.send(msg.replyTo, { started: snapshotting });
-          return;
+        {
+          const c = nextCtx++;
+          pendingLin.set(c, { tag: msg.tag, queries: msg.queries });
+          ctx.send(ActorIds.sequencer, { t: 'read-index', ctx: c });
+        }
+        return;
+      case 'read-state': {
+        const p = pendingLin.get(msg.ctx);
+        if (!p) return;
+        pendingLin.delete(msg.ctx);
+        if (msg.error !== undefined) {
+          toClient({ t: 'read-failed', tag: p.tag, reason: msg.error, leader: msg.leader ?? 0 });
+        } else if (msg.index <= sm.appliedIndex) {
+          serve(p.tag, p.queries);
+        } else {
+          const w = { index: msg.index, tag: p.tag, queries: p.queries };
+          if (waiting.length === 0 || waiting[waiting.length - 1]!.index <= w.index) waiting.push(w);
+          else {
+            waiting.push(w);
+            waiting.sort((a, b) => a.index - b.index);
+          }
+        }
+        return;
       }
+      case 'status':
+        ctx.send(msg.replyTo, status());
+        return;
+      case 'take-snapshot':
+        entriesSince = Number.MAX_SAFE_INTEGER;
+        maybeSnapshot();
+        if (msg.replyTo) ctx.send(msg.replyTo, { started: snapshotting });
+        return;
+    }
+  }
+
+  return {
+    // Synchronous except for restores: a returned promise holds the mailbox until it settles.
+    receive(msg: Msg): void | Promise<void> {
+      if (arriving !== null) {
+        const a = arriving;
+        return a.then(() => {
+          if (arriving === a) arriving = null;
+          return handle(msg);
+        });
+      }
+      return handle(msg);
     },
-    snapshot(): never {
-      throw new Error('kv: moving the service state machine between threads is not supported yet');
+    snapshot(): KvMoveState {
+      const img = sm.snapshotSync();
+      if (img === null) throw new Error('kv: the service cannot produce its snapshot synchronously, so it cannot move');
+      return {
+        image: img.chunks,
+        index: img.index,
+        pendingLin: [...pendingLin],
+        waiting,
+        nextCtx,
+        entriesSince,
+        bytesSince,
+        snapshotIndex,
+        snapshots,
+      };
+    },
+    restore(s: KvMoveState): void {
+      for (const [k, v] of s.pendingLin) pendingLin.set(k, v);
+      waiting = s.waiting;
+      nextCtx = s.nextCtx;
+      entriesSince = s.entriesSince;
+      bytesSince = s.bytesSince;
+      snapshotIndex = s.snapshotIndex;
+      snapshots = s.snapshots;
+      if (s.index > 0) arriving = sm.restore(s.image).then(() => undefined);
     },
     onStop(): void {
       stopped = true;
