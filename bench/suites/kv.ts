@@ -11,6 +11,7 @@
 //                      worker thread (the transports and the WAL stay on the main thread)
 //   --rounds R         runs per variant, interleaved (default 1); medians are reported
 //   --cpu-prof DIR     run the replicas under node --cpu-prof, profiles into DIR
+//   --config JSON      merged into every replica's config (e.g. '{"client":{"maxBatchBytes":1048576}}')
 //
 // The last line is one JSON object: per variant ops/s, p50/p99/p999 latency (ms), CPU-seconds
 // per op over all replica processes (utime+stime from /proc/<pid>/stat), the load generator's
@@ -40,6 +41,7 @@ interface Opts {
   placements: string[];
   rounds: number;
   cpuProf: string | null;
+  config: Record<string, unknown>;
 }
 
 function parse(args: string[]): Opts {
@@ -65,6 +67,7 @@ function parse(args: string[]): Opts {
     placements,
     rounds: num('--rounds', 1),
     cpuProf: prof === '' ? null : path.resolve(prof),
+    config: JSON.parse(get('--config', '{}')) as Record<string, unknown>,
   };
 }
 
@@ -98,7 +101,8 @@ function pct(sorted: Float64Array, p: number): number {
 
 async function run(o: Opts, placement: string, log: (s: string) => void): Promise<RunResult> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'verdant-bench-kv-'));
-  const { manifest } = await initCluster(path.join(root, 'c'), { replicas: 3, overrides: PLACEMENTS[placement] as never });
+  const overrides = { ...o.config, ...(PLACEMENTS[placement] as Record<string, unknown>) };
+  const { manifest } = await initCluster(path.join(root, 'c'), { replicas: 3, overrides: overrides as never });
   const nodeArgs = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(o.cpuProf, placement)}`] : [];
   const procs = manifest.replicas.map((r) => startReplicaProcess(manifest, r.id, { nodeArgs }));
   const clients: KvClient[] = [];

@@ -57,6 +57,9 @@ interface State {
   readonly proposals: Proposal[];
   readonly congested: NodeId[];
   readonly pendingCompact: { index: number; data: Uint8Array } | null;
+  readonly outstandingWrites: GroupWrite[];
+  readonly earlyApplied: boolean;
+  readonly durableIndex: number;
   readonly last: { leader: NodeId; term: number; role: Role };
   readonly counters: Counters;
 }
@@ -84,6 +87,11 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
   let propHead = 0;
   let congested = new Set<NodeId>();
   let pendingCompact: { index: number; data: Uint8Array } | null = null;
+  /** The writes of the outstanding Ready, and whether its outputs were delivered before they were durable. */
+  let outstandingWrites: GroupWrite[] = [];
+  let earlyApplied = false;
+  /** The last log index the log writer has acknowledged as durable. */
+  let durableIndex = 0;
   let last = { leader: 0, term: 0, role: 'follower' as Role };
   let counters: Counters = { readyLoops: 0, persists: 0, persistMs: 0, appendsHeldBack: 0, malformedIn: 0, proposalsRefused: 0 };
   let persistStart = 0;
@@ -95,6 +103,8 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
       { ...args.options, group: args.group, forwardProposals: false, forwardReads: false },
     );
     booted = true;
+    const d = durable.find((x) => x.group === args.group);
+    durableIndex = d ? (d.entries.length > 0 ? d.entries[d.entries.length - 1]!.index : (d.snapshot?.meta.index ?? 0)) : 0;
     ctx.setTimer('tick', args.tickMs, { t: 'tick' }, { repeat: true });
     // A snapshot found on disk is the service's starting point, before any committed entry.
     const snap = durable.find((d) => d.group === args.group)?.snapshot;
@@ -159,16 +169,27 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
       if (needed) (persist ??= []).push({ group: w.group, hardState: w.hardState, entries: w.entries, snapshot: w.snapshot });
     }
     if (persist !== null) {
+      // Committed entries that are already durable here need not wait for this Ready's write
+      // (the leader's always are: it counts its own copy only once durable). Applying them now
+      // takes one fsync off every write's latency. Not when a received snapshot must be restored
+      // first, and never beyond what the log writer has acknowledged.
+      earlyApplied = false;
+      if (rd.committed.length > 0 && !persist.some((w) => w.snapshot !== null) && rd.committed[rd.committed.length - 1]!.index <= durableIndex) {
+        deliverOutputs(rd);
+        earlyApplied = true;
+      }
       outstanding = rd;
+      outstandingWrites = persist;
       persistStart = ctx.now();
       ctx.send(ActorIds.wal, { t: 'append', seq: ++walSeq, replyTo: self, writes: persist } satisfies WalIn);
     } else {
+      earlyApplied = false;
       finish(rd);
     }
   }
 
-  function finish(rd: Ready<RaftMessage>): void {
-    sendMessages(rd.sendAfterPersist);
+  /** committed → sequencer (after a received snapshot's restore), readStates → sequencer. */
+  function deliverOutputs(rd: Ready<RaftMessage>): void {
     for (const w of rd.writes) {
       if (w.snapshot !== null) sendSeq({ t: 'restore', group: args.group, index: w.snapshot.meta.index, data: w.snapshot.data });
     }
@@ -177,6 +198,20 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
       if ('error' in r) sendSeq({ t: 'read-state', group: args.group, ctx: r.ctx, index: 0, error: r.error, leader: r.leader });
       else sendSeq({ t: 'read-state', group: args.group, ctx: r.ctx, index: r.index });
     }
+  }
+
+  function finish(rd: Ready<RaftMessage>): void {
+    sendMessages(rd.sendAfterPersist);
+    for (const w of outstandingWrites) {
+      const last = w.entries.length > 0 ? w.entries[w.entries.length - 1]!.index : 0;
+      // Entries replace any durable suffix from their first index on, so the durable log now ends
+      // at the last one written; a received snapshot alone guarantees its own index.
+      if (last > 0) durableIndex = last;
+      else if (w.snapshot !== null) durableIndex = Math.max(durableIndex, w.snapshot.meta.index);
+    }
+    outstandingWrites = [];
+    if (!earlyApplied) deliverOutputs(rd);
+    earlyApplied = false;
     core.advance(rd);
     outstanding = null;
     if (pendingCompact !== null) {
@@ -319,6 +354,9 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
         proposals: proposals.slice(propHead),
         congested: [...congested],
         pendingCompact,
+        outstandingWrites,
+        earlyApplied,
+        durableIndex,
         last,
         counters,
       };
@@ -335,6 +373,9 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
       propHead = 0;
       congested = new Set(s.congested);
       pendingCompact = s.pendingCompact;
+      outstandingWrites = s.outstandingWrites;
+      earlyApplied = s.earlyApplied;
+      durableIndex = s.durableIndex;
       last = s.last;
       counters = s.counters;
       pumpQueued = false;
