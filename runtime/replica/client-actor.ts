@@ -28,6 +28,8 @@ export interface ClientActorOptions {
   readonly maxBatchBytes: number;
   readonly maxBatchCommands: number;
   readonly requestTimeoutMs: number;
+  /** Largest log entry the consensus core accepts: a command that cannot fit is refused at once. */
+  readonly maxEntryBytes: number;
 }
 
 interface Req {
@@ -178,7 +180,14 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
           session.respond(id, { type: ResponseType.Error, message: `malformed command: ${(e as Error).message}` });
           return;
         }
+        // One command alone in a batch must fit in an entry (a batch adds a few header bytes).
+        if (req.command.length + 32 > o.maxEntryBytes) {
+          stats.malformed++;
+          session.respond(id, { type: ResponseType.Error, message: `command of ${req.command.length} bytes exceeds the largest log entry (${o.maxEntryBytes} bytes)` });
+          return;
+        }
         if (!isLeader()) return elsewhere(r, 'not-leader', 0);
+        if (cmdBytes + req.command.length > o.maxBatchBytes) flushWrites();
         cmds.push(req.command);
         cmdReqs.push(r);
         cmdBytes += req.command.length;
@@ -236,7 +245,10 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
               const p = pendingWrites.get(tag);
               if (!p) continue;
               pendingWrites.delete(tag);
-              for (const r of p.reqs) elsewhere(r, msg.reason, msg.leader);
+              for (const r of p.reqs) {
+                if (msg.reason === 'too-large') r.session.respond(r.id, { type: ResponseType.Error, message: 'the write does not fit in a log entry' });
+                else elsewhere(r, msg.reason, msg.leader);
+              }
             }
             return;
           case 'read-results': {

@@ -158,6 +158,9 @@ export const replicaConfigSchema = z
     if (c.raft.heartbeatTicks >= c.raft.electionTicks) {
       ctx.addIssue({ code: 'custom', path: ['raft', 'heartbeatTicks'], message: `must be below electionTicks (${c.raft.electionTicks})` });
     }
+    if (c.client.maxBatchBytes > c.raft.maxEntryBytes) {
+      ctx.addIssue({ code: 'custom', path: ['client', 'maxBatchBytes'], message: `must not exceed raft.maxEntryBytes (${c.raft.maxEntryBytes}): a batch is one log entry` });
+    }
     for (const [actor, ex] of Object.entries(c.runtime.placement)) {
       if (ex > c.runtime.workers) ctx.addIssue({ code: 'custom', path: ['runtime', 'placement', actor], message: `executor ${ex} does not exist (workers: ${c.runtime.workers})` });
     }

@@ -115,6 +115,7 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
     maxBatchBytes: cfg.client.maxBatchBytes,
     maxBatchCommands: cfg.client.maxBatchCommands,
     requestTimeoutMs: cfg.client.requestTimeoutMs,
+    maxEntryBytes: cfg.raft.maxEntryBytes,
   });
   await rt.spawnLocal(ActorIds.client, client.factory);
 
