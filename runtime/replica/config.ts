@@ -161,8 +161,10 @@ export const replicaConfigSchema = z
     if (c.client.maxBatchBytes > c.raft.maxEntryBytes) {
       ctx.addIssue({ code: 'custom', path: ['client', 'maxBatchBytes'], message: `must not exceed raft.maxEntryBytes (${c.raft.maxEntryBytes}): a batch is one log entry` });
     }
+    const movable = new Set(['sequencer', 'kv', ...Array.from({ length: c.groups }, (_, g) => `raft/${g}`)]);
     for (const [actor, ex] of Object.entries(c.runtime.placement)) {
-      if (ex > c.runtime.workers) ctx.addIssue({ code: 'custom', path: ['runtime', 'placement', actor], message: `executor ${ex} does not exist (workers: ${c.runtime.workers})` });
+      if (!movable.has(actor)) ctx.addIssue({ code: 'custom', path: ['runtime', 'placement', actor], message: `not a movable actor (${[...movable].join(', ')}); wal, peer and client stay on the main thread` });
+      else if (ex > c.runtime.workers) ctx.addIssue({ code: 'custom', path: ['runtime', 'placement', actor], message: `executor ${ex} does not exist (workers: ${c.runtime.workers})` });
     }
   });
 
