@@ -32,16 +32,12 @@ export function register(program: Command): void {
       const overrides = opts.tickMs !== undefined ? { raft: { tickMs: positiveInt('--tick-ms', opts.tickMs, 10_000) } } : undefined;
       const { manifest, created } = await lc.initCluster(opts.dir, { ...(replicas !== undefined ? { replicas } : {}), ...(overrides ? { overrides } : {}) });
       const kids = new Map<number, import('node:child_process').ChildProcess>();
-      const already: number[] = [];
-      for (const r of manifest.replicas) {
-        if (lc.runningPid(r) !== null) {
-          already.push(r.id);
-          continue;
-        }
-        kids.set(r.id, lc.startReplicaProcess(manifest, r.id, { detached: opts.detach ?? false }));
-      }
+      const already = manifest.replicas.filter((r) => lc.runningPid(r) !== null).map((r) => r.id);
       if (already.length > 0 && !opts.detach) {
         throw new Error(`replicas ${already.join(', ')} of ${manifest.dir} are already running (detached?); stop them with: verdant cluster down --dir ${opts.dir}`);
+      }
+      for (const r of manifest.replicas) {
+        if (!already.includes(r.id)) kids.set(r.id, lc.startReplicaProcess(manifest, r.id, { detached: opts.detach ?? false }));
       }
       const stopAll = async () => {
         await Promise.all([...kids.values()].map((k) => (k.pid !== undefined && k.exitCode === null ? lc.stopPid(k.pid, 10_000) : Promise.resolve('gone'))));

@@ -144,6 +144,15 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
   function noteLeadership(): void {
     const v = core.groups()[0]!;
     if (v.leader !== last.leader || v.term !== last.term || v.role !== last.role) {
+      if (last.role === 'leader' && v.role !== 'leader' && propHead < proposals.length) {
+        // Stepped down: our uncommitted batches may or may not commit under the next leader. Their
+        // clients retry there now rather than wait; a retry of a session write is applied once
+        // (the session table answers it from its cache if the original commits too).
+        const tags = proposals.slice(propHead).map((p) => p.tag);
+        proposals = [];
+        propHead = 0;
+        sendClient({ t: 'dropped', tags, reason: 'leader changed', leader: v.leader });
+      }
       last = { leader: v.leader, term: v.term, role: v.role };
       sendClient({ t: 'leader', group: args.group, leader: v.leader, term: v.term, role: v.role });
     }

@@ -173,8 +173,9 @@ test('an unreachable endpoint is a clear error naming it', { timeout: 30_000 }, 
   assert.ok(Date.now() - started < 15_000);
 });
 
-test('verdant:// says it is not available yet', async () => {
-  await assert.rejects(openTarget('verdant://127.0.0.1:7000'), /not available yet/);
+test('verdant:// needs a client token, and names an endpoint that does not answer', async () => {
+  await assert.rejects(openTarget('verdant://127.0.0.1:7000'), /verdant needs a client token/);
+  await assert.rejects(openTarget('verdant://127.0.0.1:1', { token: 'x'.repeat(32), connectTimeoutMs: 1000 }), /verdant unreachable: 127\.0\.0\.1:1/);
 });
 
 test('a missing etcd binary gives install instructions (never a silent skip)', () => {

@@ -34,6 +34,8 @@ export interface ClusterOptions {
 
 export class TestCluster {
   readonly procs = new Map<number, ChildProcess>();
+  /** Workloads on this cluster, stopped by cleanup() whatever happened (so the test process can exit). */
+  readonly workloads: Workload[] = [];
   private constructor(
     readonly dir: string,
     readonly manifest: ClusterManifest,
@@ -135,6 +137,7 @@ export class TestCluster {
   }
 
   async cleanup(keep = false): Promise<void> {
+    await Promise.all(this.workloads.map((w) => w.stop().catch(() => undefined)));
     await Promise.all(this.ids.map((id) => this.kill(id)));
     await this.proxy?.close();
     if (!keep) fs.rmSync(this.dir, { recursive: true, force: true });
@@ -184,6 +187,7 @@ export class Workload {
     o: WorkloadOptions = {},
   ) {
     this.o = { clients: o.clients ?? 4, hotKeys: o.hotKeys ?? 4, timeoutMs: o.timeoutMs ?? 4000, valueBytes: o.valueBytes ?? 0 };
+    cluster.workloads.push(this);
   }
 
   async start(): Promise<void> {
@@ -197,8 +201,12 @@ export class Workload {
 
   async stop(): Promise<void> {
     this.running = false;
-    await Promise.all(this.loops);
-    await Promise.all(this.clients.map((c) => c.close()));
+    const loops = this.loops;
+    this.loops = [];
+    const settled = await Promise.allSettled(loops);
+    await Promise.all(this.clients.splice(0).map((c) => c.close()));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private pad(v: string): string {
