@@ -17,6 +17,8 @@ interface SimCliOptions {
   duration?: string;
   membershipEvery?: string;
   transferEvery?: string;
+  instanceChangeEvery?: string;
+  instanceChangeMax?: string;
   faults: boolean;
   exportHistory?: string;
   exportFailingOnly?: boolean;
@@ -45,6 +47,8 @@ export function register(program: Command): void {
     .option('--duration <ms>', 'simulated milliseconds with faults and new operations')
     .option('--membership-every <ms>', 'mean ms between membership changes (0: none; default 1000)')
     .option('--transfer-every <ms>', 'mean ms between leadership transfers (0: none; default 1500)')
+    .option('--instance-change-every <ms>', 'mean ms between changes of the number of instances, for protocols that support it (0: none; default 700)')
+    .option('--instance-change-max <r>', 'changes pick R from 1..r (default 4)')
     .option('--no-faults', 'a clean network and no crashes')
     .option('--export-history <path>', 'write each run\'s history as Porcupine JSON (a file for one seed, else a directory)')
     .option('--export-failing-only', 'with --export-history: only runs that failed')
@@ -89,6 +93,10 @@ export function register(program: Command): void {
       if (membershipEvery !== undefined) sim.membershipEvery = membershipEvery;
       const transferEvery = int(o.transferEvery, 'transfer-every', 0);
       if (transferEvery !== undefined) sim.transferEvery = transferEvery;
+      const instanceChangeEvery = int(o.instanceChangeEvery, 'instance-change-every', 0);
+      if (instanceChangeEvery !== undefined) sim.instanceChangeEvery = instanceChangeEvery;
+      const instanceChangeMax = int(o.instanceChangeMax, 'instance-change-max', 1);
+      if (instanceChangeMax !== undefined) sim.instanceChangeMax = instanceChangeMax;
       if (!o.faults) sim.faults = 'none';
       if (o.keepGoing) sim.keepGoing = true;
 

@@ -212,6 +212,37 @@ export interface ProtocolCore<M extends Envelope> {
   transferLeadership(to: NodeId): boolean;
   groups(): readonly GroupView[];
   stats(): ProtocolStats;
+  /**
+   * Optional; for protocols whose snapshots wrap the state-machine image in protocol metadata
+   * (multi-Raft: where the image stands in every instance's log). For a snapshot in
+   * `Ready.writes[].snapshot`, ask this right after ready(): it returns the image to restore the
+   * state machine from, or null when the host must NOT restore (its state is already at or past
+   * that snapshot — another instance's snapshot moved it further). Without this method, restore
+   * from `snapshot.data`.
+   */
+  snapshotImage?(snapshot: Snapshot): Uint8Array | null;
+  /**
+   * Optional, same protocols: on restart, the image the host restores its state machine from before
+   * applying committed output (null: start empty). Without this method, use the durable snapshot
+   * of the lowest-numbered group that has one.
+   */
+  restartImage?(): Uint8Array | null;
+}
+
+/**
+ * Optional capability of protocols with a variable number of consensus instances (multi-Raft):
+ * the simulator and the controller change R through it while the protocol serves.
+ */
+export interface InstanceControl {
+  /** R in force. */
+  instances(): number;
+  /** Ask for R = n; applied through the protocol's own log, at the same point on every replica. */
+  proposeInstances(n: number): ProposeResult;
+}
+
+export function hasInstanceControl(core: object): core is InstanceControl {
+  const c = core as Partial<InstanceControl>;
+  return typeof c.instances === 'function' && typeof c.proposeInstances === 'function';
 }
 
 export interface CoreInit {

@@ -20,6 +20,7 @@ interface ProtocolHints {
 const HINTS: Record<string, ProtocolHints> = {
   // Keep few entries below a snapshot so lagging followers are caught up by snapshots in short runs.
   raft: { simOptions: { compactionRetainEntries: 5 }, describe: (m) => describeMessage(m as RaftMessage) },
+  multiraft: { simOptions: { compactionRetainEntries: 5 }, describe: (m) => describeMessage(m as RaftMessage) },
 };
 
 export function simOptionsFor(name: string): Record<string, unknown> {

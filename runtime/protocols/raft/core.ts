@@ -259,6 +259,20 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     return { ok: true };
   }
 
+  /**
+   * Leader only, never forwarded: append a protocol-internal entry of type Noop or Skip. Multi-Raft
+   * uses it for its progress no-ops, skip records and sequencer control records, which must not be
+   * mistaken for client commands (Normal entries carry opaque client bytes).
+   */
+  proposeEntry(type: EntryType, data: Uint8Array): ProposeResult {
+    if (type !== EntryType.Noop && type !== EntryType.Skip) throw new Error(`raft: proposeEntry accepts Noop or Skip entries, not type ${String(type)}`);
+    if (data.length > this.o.maxEntryBytes) return { ok: false, error: 'too-large', leader: this.lead };
+    if (this.state !== StateType.Leader) return { ok: false, error: this.lead === NONE ? 'no-leader' : 'not-leader', leader: this.lead };
+    if (this.leadTransferee !== NONE) return { ok: false, error: 'transferring', leader: this.id };
+    const e = this.appendEntry(type, data);
+    return { ok: true, index: e.index };
+  }
+
   readIndex(ctx: number): void {
     if (this.bugReadWithoutReadIndex) {
       // BUG (injected): answer from the local commit index with no leadership check at all.
