@@ -100,6 +100,22 @@ export function register(program: Command): void {
       if (!o.faults) sim.faults = 'none';
       if (o.keepGoing) sim.keepGoing = true;
 
+      // Everything that changes a run, so the printed replay command reproduces it.
+      const quote = (v: string): string => (/^[\w.,:=\/-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+      const replayFlags = [
+        ...o.injectBug.map((b) => ` --inject-bug ${b}`),
+        ...(o.instances !== undefined ? [` --instances ${o.instances}`] : []),
+        ...o.option.map((kv) => ` -o ${quote(kv)}`),
+        ...(o.replicas !== undefined ? [` --replicas ${o.replicas}`] : []),
+        ...(o.clients !== undefined ? [` --clients ${o.clients}`] : []),
+        ...(o.keys !== undefined ? [` --keys ${o.keys}`] : []),
+        ...(o.duration !== undefined ? [` --duration ${o.duration}`] : []),
+        ...(o.membershipEvery !== undefined ? [` --membership-every ${o.membershipEvery}`] : []),
+        ...(o.transferEvery !== undefined ? [` --transfer-every ${o.transferEvery}`] : []),
+        ...(o.instanceChangeEvery !== undefined ? [` --instance-change-every ${o.instanceChangeEvery}`] : []),
+        ...(o.instanceChangeMax !== undefined ? [` --instance-change-max ${o.instanceChangeMax}`] : []),
+        ...(o.faults ? [] : [' --no-faults']),
+      ].join('');
       const { runSweep, describeRunFailure, isFailure } = await import('../../runtime/sim/sweep.js');
       const { toPorcupineJson } = await import('../../runtime/sim/lincheck/history.js');
       const fs = await import('node:fs');
@@ -126,7 +142,7 @@ export function register(program: Command): void {
           if (!o.quiet && (failed || o.trace)) {
             const line = `seed ${r.seed}: ${failed ? 'FAIL ' + describeRunFailure(r) : 'ok'} (${r.replicas} replicas, ${r.ops} ops, ${r.crashes} crashes, ${r.partitions} partitions)`;
             console.log(line);
-            if (failed) console.log(`  replay: npx verdant sim --protocol ${o.protocol} --from ${r.seed} --seeds 1${o.injectBug.map((b) => ` --inject-bug ${b}`).join('')} --trace`);
+            if (failed) console.log(`  replay: npx verdant sim --protocol ${o.protocol} --from ${r.seed} --seeds 1${replayFlags} --trace`);
           }
         },
       });
