@@ -1,0 +1,47 @@
+// Latency histograms (HdrHistogram, microseconds, 3 significant digits) and their summaries.
+import type { Histogram } from 'hdr-histogram-js';
+import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
+
+export type { Histogram };
+
+export function newHistogram(): Histogram {
+  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
+}
+
+/** Records a duration in microseconds (at least 1). */
+export function recordUs(h: Histogram, us: number): void {
+  h.recordValue(us < 1 ? 1 : Math.round(us));
+}
+
+export function encodeHistogram(h: Histogram): string {
+  return encodeIntoCompressedBase64(h);
+}
+
+export function decodeHistogram(s: string): Histogram {
+  return decodeFromCompressedBase64(s);
+}
+
+export interface LatencySummary {
+  count: number;
+  mean_ms: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+}
+
+const ms = (us: number) => Math.round(us) / 1000;
+
+export function summarize(h: Histogram): LatencySummary {
+  if (h.totalCount === 0) return { count: 0, mean_ms: 0, p50_ms: 0, p90_ms: 0, p99_ms: 0, p999_ms: 0, max_ms: 0 };
+  return {
+    count: h.totalCount,
+    mean_ms: ms(h.mean),
+    p50_ms: ms(h.getValueAtPercentile(50)),
+    p90_ms: ms(h.getValueAtPercentile(90)),
+    p99_ms: ms(h.getValueAtPercentile(99)),
+    p999_ms: ms(h.getValueAtPercentile(99.9)),
+    max_ms: ms(h.maxValue),
+  };
+}

@@ -1,0 +1,66 @@
+// `verdant bench compare --peer etcd`: verdant and etcd side by side on this machine.
+import type { Command } from 'commander';
+import { ConfigError } from '../../runtime/common/config-error.js';
+
+interface CompareCliOptions {
+  peer: string;
+  duration?: string;
+  valueSize?: string;
+  windows?: string;
+  maxWindow?: string;
+  connections?: string;
+  json?: boolean;
+  installEtcd?: boolean;
+}
+
+function int(field: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(field, `must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+  return n;
+}
+
+export function register(program: Command): void {
+  // Other areas may add `bench` subcommands too: share one `bench` command.
+  const bench =
+    program.commands.find((c) => c.name() === 'bench') ?? program.command('bench').description('benchmarks that need running clusters');
+  bench
+    .command('compare')
+    .description('measure etcd (and verdant, once it exists) side by side: max durable put throughput, p50/p99 at 50% of etcd max, server CPU per op')
+    .requiredOption('--peer <name>', 'the system to compare against: etcd')
+    .option('--duration <s>', 'seconds per measurement step', '10')
+    .option('--value-size <bytes>', 'value size of each put', '1024')
+    .option('--windows <list>', 'closed-loop windows tried for the maximum, comma-separated', '16,64,256,1024')
+    .option('--max-window <n>', 'extend the probe by 4x windows while still gaining, up to this', '16384')
+    .option('--connections <n>', 'connections per member', '1')
+    .option('--json', 'print only the JSON result line (no table)')
+    .option('--install-etcd', 'if etcd is missing and this runs as root, apt-get install etcd-server')
+    .action(async (o: CompareCliOptions) => {
+      if (o.peer !== 'etcd') throw new ConfigError('--peer', `only etcd is supported (got ${JSON.stringify(o.peer)})`);
+      const durationS = int('--duration', o.duration, 1, 3600)!;
+      const valueSize = int('--value-size', o.valueSize, 0, 1024 * 1024)!;
+      const connections = int('--connections', o.connections, 1, 64)!;
+      const windows = (o.windows ?? '').split(',').map((w, i) => int(`--windows[${i}]`, w.trim(), 1, 100_000)!);
+      const maxWindow = int('--max-window', o.maxWindow, 1, 1_000_000)!;
+      const { EtcdCluster } = await import('../../bench/peers/etcd.js');
+      const { createVerdantCluster, VERDANT_UNAVAILABLE_NOTE } = await import('../../bench/peers/verdant.js');
+      const { compareWithEtcd, compareTable, DEFAULT_COMPARE_OPTIONS } = await import('../../bench/compare/compare.js');
+      const log = (l: string) => process.stderr.write(`${l}\n`);
+      const ac = new AbortController();
+      const onSigint = () => ac.abort('SIGINT');
+      process.once('SIGINT', onSigint);
+      try {
+        const result = await compareWithEtcd(
+          new EtcdCluster({ allowInstall: o.installEtcd === true, log }),
+          createVerdantCluster(),
+          { ...DEFAULT_COMPARE_OPTIONS, durationS, valueSize, windows, maxWindow, connections, log, signal: ac.signal },
+          VERDANT_UNAVAILABLE_NOTE,
+        );
+        if (!o.json) process.stdout.write(compareTable(result) + '\n');
+        process.stdout.write(JSON.stringify({ bench: 'compare', ...result }) + '\n');
+        if (ac.signal.aborted) process.exitCode = 130;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

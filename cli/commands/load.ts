@@ -1,0 +1,118 @@
+// `verdant load`: run a workload profile against a target with the open-loop generator.
+import type { Command } from 'commander';
+import { ConfigError } from '../../runtime/common/config-error.js';
+
+interface LoadCliOptions {
+  profile: string;
+  target: string;
+  rateScale?: string;
+  duration?: string;
+  targetRate?: string;
+  workers?: string;
+  seed?: string;
+  out?: string;
+  format?: string;
+  quiet?: boolean;
+  tokenFile?: string;
+}
+
+function positive(field: string, v: string | undefined, parse: (s: string) => number | undefined = Number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = parse(v);
+  if (n === undefined || !Number.isFinite(n) || n <= 0) throw new ConfigError(field, `must be a positive number (got ${JSON.stringify(v)})`);
+  return n;
+}
+
+function integer(field: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(field, `must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('load')
+    .description('drive a target with a workload profile (open loop, Poisson arrivals); prints the summary as JSON')
+    .requiredOption('--profile <file>', 'profile YAML, or the name of a shipped one (diurnal, step, spike, ycsb-a .. ycsb-f)')
+    .requiredOption('--target <url>', 'etcd://HOST:PORT[,...] or verdant://HOST:PORT[,...] (null:// measures the generator alone)')
+    .option('--rate-scale <x>', 'multiply every rate in the profile')
+    .option('--duration <s>', 'fit the whole profile into this many seconds (or "90s", "5m")')
+    .option('--target-rate <ops>', "replace the profile's target_rate (the base of percentage rates)")
+    .option('--workers <n>', 'generator threads (overrides concurrency.workers)')
+    .option('--seed <n>', 'overrides the profile seed')
+    .option('--out <file>', 'write the per-second timeline and summary (.json, or .csv plus FILE.summary.json)')
+    .option('--format <fmt>', 'json or csv (default: from --out)')
+    .option('--token-file <file>', 'client credential for targets that authenticate (default: $VERDANT_TOKEN)')
+    .option('--quiet', 'no progress line')
+    .action(async (o: LoadCliOptions) => {
+      const { loadProfile } = await import('../../bench/loadgen/profile/load.js');
+      const { parseDuration } = await import('../../bench/loadgen/profile/schema.js');
+      const { parseTargetUrl } = await import('../../bench/loadgen/target-url.js');
+      const { runLoad } = await import('../../bench/loadgen/run.js');
+      const { digest, formatFor, writeResult } = await import('../../bench/loadgen/output.js');
+
+      if (o.format !== undefined && o.format !== 'json' && o.format !== 'csv') throw new ConfigError('--format', `must be json or csv (got ${JSON.stringify(o.format)})`);
+      const duration = positive('--duration', o.duration, (s) => parseDuration(/^\d+(\.\d+)?$/.test(s) ? Number(s) : s));
+      const rateScale = positive('--rate-scale', o.rateScale);
+      const targetRate = positive('--target-rate', o.targetRate);
+      const workers = integer('--workers', o.workers, 1, 64);
+      const seed = integer('--seed', o.seed, 0, 0xffffffff);
+      const spec = parseTargetUrl(o.target);
+      const profile = loadProfile(o.profile, {
+        ...(rateScale !== undefined ? { rateScale } : {}),
+        ...(duration !== undefined ? { duration } : {}),
+        ...(targetRate !== undefined ? { targetRate } : {}),
+      });
+      if (workers !== undefined) profile.concurrency.workers = workers;
+      if (seed !== undefined) profile.seed = seed;
+
+      let token = process.env.VERDANT_TOKEN;
+      if (o.tokenFile !== undefined) {
+        const { readFileSync } = await import('node:fs');
+        try {
+          token = readFileSync(o.tokenFile, 'utf8').trim();
+        } catch (err) {
+          throw new ConfigError('--token-file', `cannot read ${o.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+      }
+
+      const tty = process.stderr.isTTY === true;
+      const progress = o.quiet
+        ? undefined
+        : (line: string) => process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+      const ac = new AbortController();
+      let sigints = 0;
+      const onSigint = () => {
+        sigints++;
+        if (sigints > 1) process.exit(130); // a second Ctrl-C does not wait for the drain
+        process.stderr.write(`${tty ? '\n' : ''}interrupted: stopping arrivals, writing partial results (Ctrl-C again to quit now)\n`);
+        ac.abort('SIGINT');
+      };
+      process.on('SIGINT', onSigint);
+      process.stderr.write(
+        `verdant load: ${profile.name} (${profile.duration.toFixed(1)} s, ${profile.phases.length} phase(s)) -> ${spec.url}, ${profile.concurrency.workers} generator thread(s)\n`,
+      );
+      let result;
+      try {
+        result = await runLoad({
+          profile,
+          target: spec,
+          signal: ac.signal,
+          ...(token ? { targetOptions: { token } } : {}),
+          ...(progress ? { progress } : {}),
+          log: (l) => process.stderr.write(`${l}\n`),
+        });
+      } finally {
+        process.off('SIGINT', onSigint);
+        if (tty && progress) process.stderr.write('\n');
+      }
+      if (o.out) {
+        const files = writeResult(result, o.out, formatFor(o.out, o.format));
+        process.stderr.write(`wrote ${files.join(', ')}\n`);
+      }
+      process.stderr.write(digest(result) + '\n');
+      process.stdout.write(JSON.stringify(result.summary) + '\n');
+      if (result.summary.partial) process.exitCode = 130;
+    });
+}

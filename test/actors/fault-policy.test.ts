@@ -1,0 +1,69 @@
+// Fault policy: `restart` re-creates the actor from its args; `escalate` stops it and reports to
+// onFault; without an onFault handler the process stops loudly with exit code 70.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ActorRuntime } from '../../runtime/actors/runtime.js';
+import type { FaultReport } from '../../runtime/actors/types.js';
+import { eventually, fixtureKind } from './helpers.js';
+
+type Got = { n: number; executor: number };
+
+test('restart policy: fresh state, same id and mailbox, escalates past maxRestarts', { timeout: 60_000 }, async () => {
+  const faults: FaultReport[] = [];
+  const rt = await ActorRuntime.start({ workers: 1, onFault: (r) => faults.push(r) });
+  try {
+    await rt.spawn({ id: 'r', kind: fixtureKind('restartingCounter'), executor: 1 });
+    rt.send('r', { t: 'inc', by: 7 });
+    rt.send('r', { t: 'boom' });
+    rt.send('r', { t: 'inc', by: 2 }); // queued behind the fault: still delivered, to the new instance
+    const got = await rt.ask<Got>('r', (replyTo) => ({ t: 'get', replyTo }));
+    assert.equal(got.n, 2, 'state restarted from scratch; later messages kept');
+    assert.equal(faults.length, 1);
+    assert.deepEqual([faults[0]!.kind, faults[0]!.actor, faults[0]!.action, faults[0]!.executor], ['actor', 'r', 'restarted', 1]);
+    assert.match(faults[0]!.error, /boom on purpose/);
+    const s = (await rt.stats()).actors.find((a) => a.id === 'r')!;
+    assert.deepEqual([s.faults, s.restarts], [1, 1]);
+    rt.send('r', { t: 'boom' }); // second restart: still within maxRestarts=2
+    rt.send('r', { t: 'boom' }); // third: escalates
+    assert.ok(await eventually(() => faults.length === 3), 'three faults reported');
+    assert.deepEqual(faults.map((f) => f.action), ['restarted', 'restarted', 'stopped']);
+    assert.ok(await eventually(async () => !('r' in (await rt.topology()).actors)), 'escalated actor is gone from the topology');
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('escalate policy: the actor stops, onFault hears about it, the executor keeps serving others', { timeout: 60_000 }, async () => {
+  const faults: FaultReport[] = [];
+  const rt = await ActorRuntime.start({ workers: 1, onFault: (r) => faults.push(r) });
+  try {
+    await rt.spawn({ id: 'bad', kind: fixtureKind('counter'), executor: 1 });
+    await rt.spawn({ id: 'good', kind: fixtureKind('counter'), executor: 1 });
+    rt.send('bad', { t: 'boom' });
+    assert.ok(await eventually(() => faults.length === 1));
+    assert.deepEqual([faults[0]!.actor, faults[0]!.action], ['bad', 'stopped']);
+    assert.match(faults[0]!.stack ?? '', /boom on purpose/);
+    rt.send('good', { t: 'inc' });
+    const got = await rt.ask<Got>('good', (replyTo) => ({ t: 'get', replyTo }));
+    assert.deepEqual([got.n, got.executor], [1, 1]);
+    assert.ok(await eventually(async () => !('bad' in (await rt.topology()).actors)));
+  } finally {
+    await rt.stop();
+  }
+});
+
+test('default policy: a throwing actor stops the whole process loudly (exit 70)', { timeout: 60_000 }, async () => {
+  const script = fileURLToPath(new URL('./fixtures/fail-stop-main.js', import.meta.url));
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 70, `exit code (stderr: ${err})`);
+  assert.match(out, /started/, 'the child got as far as sending the bad message');
+  assert.match(err, /fatal actor fault \(actor 'bad' on executor 1\): boom on purpose/);
+  assert.doesNotMatch(out, /still running/, 'the process did not carry on');
+});
