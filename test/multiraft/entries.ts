@@ -1,6 +1,6 @@
 // Entry builders for sequencer tests: one instance log at a time, indexes counted per instance.
 import { EntryType } from '../../runtime/protocols/api.js';
-import type { Entry, Membership } from '../../runtime/protocols/api.js';
+import type { Entry, Membership, MembershipChange } from '../../runtime/protocols/api.js';
 import { encodeRecord, encodeSkip } from '../../runtime/protocols/multiraft/records.js';
 
 const enc = new TextEncoder();
@@ -29,8 +29,11 @@ export class LogBuilder {
   skip(count: number): this {
     return this.add(EntryType.Skip, encodeSkip(count));
   }
-  change(fromEpoch: number, instances: number, bootstrap: Membership = BOOT): this {
-    return this.add(EntryType.Noop, encodeRecord({ kind: 'change', fromEpoch, instances, bootstrap }));
+  change(fromEpoch: number, instances: number): this {
+    return this.add(EntryType.Noop, encodeRecord({ kind: 'change', fromEpoch, instances }));
+  }
+  members(change: MembershipChange): this {
+    return this.add(EntryType.Noop, encodeRecord({ kind: 'members', change }));
   }
   seal(epoch: number): this {
     return this.add(EntryType.Noop, encodeRecord({ kind: 'seal', epoch }));

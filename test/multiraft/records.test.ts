@@ -9,7 +9,9 @@ const noop = (data: Uint8Array) => ({ index: 1, term: 1, type: EntryType.Noop, d
 
 test('control records round-trip', () => {
   const recs = [
-    { kind: 'change', fromEpoch: 7, instances: 4, bootstrap: { voters: [1, 2, 3], learners: [9] } },
+    { kind: 'change', fromEpoch: 7, instances: 4 },
+    { kind: 'members', change: { type: 'promote', node: 9 } },
+    { kind: 'members', change: { type: 'remove', node: 2 } },
     { kind: 'seal', epoch: 3 },
     { kind: 'join', epoch: 12345678 },
   ] as const;

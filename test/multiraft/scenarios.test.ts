@@ -4,6 +4,7 @@
 // snapshot, and changes of R while commands keep flowing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { MembershipChange } from '../../runtime/protocols/api.js';
 import { MrCluster, enc } from './harness.js';
 
 const base = { electionTicks: 10, heartbeatTicks: 1 };
@@ -241,4 +242,26 @@ test('options and bad input: unknown names fail fast; foreign and malformed mess
   assert.equal(st.rejected['unknown-group'], 2);
   assert.equal(st.rejected.malformed, 1);
   assert.deepEqual(core.proposeInstances(0), { ok: false, error: 'too-large', leader: 0 });
+});
+
+test('the replica set is changed for every instance, through the global log', () => {
+  const c = new MrCluster([1, 2, 3], { ...base, instances: 3 });
+  c.runUntil(() => c.allLed());
+  const membersOf = (id: number) => c.core(id).groups().map((v) => JSON.stringify({ v: [...v.membership.voters].sort(), l: [...v.membership.learners].sort() }));
+  const everywhere = (ids: number[], want: { v: number[]; l: number[] }) => ids.every((id) => membersOf(id).every((m) => m === JSON.stringify(want)));
+  const via = (change: MembershipChange) => assert.ok([1, 2, 3].some((id) => c.core(id).proposeMembership(change).ok));
+  via({ type: 'remove', node: 3 });
+  c.runUntil(() => everywhere([1, 2], { v: [1, 2], l: [] }), 3000);
+  via({ type: 'add-learner', node: 3 });
+  c.runUntil(() => everywhere([1, 2], { v: [1, 2], l: [3] }), 3000);
+  via({ type: 'promote', node: 3 });
+  c.runUntil(() => everywhere([1, 2, 3], { v: [1, 2, 3], l: [] }), 3000);
+  // A new instance starts from the replica set in force, so replica 3 can follow it too.
+  assert.ok([1, 2, 3].some((id) => c.core(id).proposeInstances(4).ok));
+  c.runUntil(() => [1, 2, 3].every((id) => c.core(id).instances() === 4) && c.allLed(), 3000);
+  assert.ok(everywhere([1, 2, 3], { v: [1, 2, 3], l: [] }));
+  for (let i = 0; i < 20; i++) c.propose(1 + (i % 3), `m${i}`);
+  c.runUntil(() => [1, 2, 3].every((id) => c.sm(id).cmds.length >= 15), 3000);
+  c.run(20);
+  c.checkAgreement();
 });

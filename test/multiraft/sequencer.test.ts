@@ -10,10 +10,10 @@ import { Sequencer } from '../../runtime/protocols/multiraft/sequencer.js';
 import { GroupMode, cloneState, initialState } from '../../runtime/protocols/multiraft/state.js';
 import { pGlobal } from '../../runtime/protocols/multiraft/reads.js';
 import { slotWeight } from '../../runtime/protocols/multiraft/records.js';
-import { LogBuilder, text } from './entries.js';
+import { BOOT, LogBuilder, text } from './entries.js';
 
 function seq(instances: number, created: number[] = [], bugs = false): Sequencer {
-  return new Sequencer(initialState(instances), { maxInstances: 16, mergeOutOfOrder: bugs }, { instanceNeeded: (g: number, _b: Membership | undefined) => void created.push(g) });
+  return new Sequencer(initialState(instances, BOOT), { maxInstances: 16, mergeOutOfOrder: bugs }, { instanceNeeded: (g: number, _b: Membership | undefined) => void created.push(g) });
 }
 
 function merged(s: Sequencer): string[] {
@@ -229,4 +229,16 @@ test('entries arriving out of sequence are counted, not merged', () => {
   assert.deepEqual(merged(s), ['a0']);
   assert.equal(s.counters.gaps, 1);
   void EntryType;
+});
+
+test('a members record changes the replica set where it is merged; later instances start from it', () => {
+  const created: number[] = [];
+  const boots: (Membership | undefined)[] = [];
+  const s = new Sequencer(initialState(1, { voters: [1, 2, 3], learners: [] }), { maxInstances: 4, mergeOutOfOrder: false }, { instanceNeeded: (g, b) => void (created.push(g), boots.push(b)) });
+  s.offer(0, new LogBuilder().members({ type: 'remove', node: 3 }).members({ type: 'add-learner', node: 4 }).members({ type: 'promote', node: 9 }).change(0, 2).entries);
+  merged(s);
+  assert.deepEqual(s.members(), { voters: [1, 2], learners: [4] });
+  assert.equal(s.counters.membershipChanges, 2, 'promoting a non-member is ignored');
+  assert.deepEqual(created, [1]);
+  assert.deepEqual(boots[0], { voters: [1, 2], learners: [4] });
 });

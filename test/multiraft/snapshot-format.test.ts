@@ -5,9 +5,10 @@ import fc from 'fast-check';
 import { SnapshotFormatError, unwrapSnapshot, wrapSnapshot } from '../../runtime/protocols/multiraft/snapshot-format.js';
 import { GroupMode, initialState } from '../../runtime/protocols/multiraft/state.js';
 import type { MergeState } from '../../runtime/protocols/multiraft/state.js';
+import { BOOT } from './entries.js';
 
 function sample(): MergeState {
-  const s = initialState(3);
+  const s = initialState(3, BOOT);
   s.q = 1234;
   s.p = 999;
   s.epoch = 4;
@@ -26,7 +27,7 @@ test('round trip: state and image', () => {
   const u = unwrapSnapshot(w, 16);
   assert.deepEqual(u.state, sample());
   assert.deepEqual(u.image, img);
-  assert.deepEqual(unwrapSnapshot(wrapSnapshot(initialState(1), new Uint8Array(0)), 1).image, new Uint8Array(0));
+  assert.deepEqual(unwrapSnapshot(wrapSnapshot(initialState(1, BOOT), new Uint8Array(0)), 1).image, new Uint8Array(0));
 });
 
 test('not a multiraft snapshot, truncated, or inconsistent: SnapshotFormatError', () => {

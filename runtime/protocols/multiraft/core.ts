@@ -23,6 +23,7 @@ import type {
   Snapshot,
 } from '../api.js';
 import { RaftCore } from '../raft/core.js';
+import { applyChange } from '../raft/membership.js';
 import type { RaftMessage } from '../raft/messages.js';
 import { SeededRng } from '../rng.js';
 import { resolveMultiRaftOptions } from './options.js';
@@ -31,6 +32,7 @@ import { SkipPacer, noopPlan } from './progress.js';
 import { encodeRecord, encodeSkip, isRecord, MAX_SKIP } from './records.js';
 import type { ControlRecord } from './records.js';
 import { Sequencer } from './sequencer.js';
+import type { AwaitedRecord } from './sequencer.js';
 import { unwrapSnapshot, wrapSnapshot } from './snapshot-format.js';
 import { GroupMode, initialState } from './state.js';
 import type { MergeState } from './state.js';
@@ -66,6 +68,7 @@ const COUNTERS = [
   'snapshotsNotNewer',
   'badSnapshots',
   'leaderTransfersForBalance',
+  'membershipStepsProposed',
 ] as const;
 type Counter = (typeof COUNTERS)[number];
 
@@ -132,7 +135,7 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
       if (best === null || u.state.q > best.state.q) best = u;
     }
     this.restartImg = best ? best.image : null;
-    const start = best ? best.state : initialState(mr.instances);
+    const start = best ? best.state : initialState(mr.instances, init.membership);
     this.seq = new Sequencer(
       start,
       { maxInstances: mr.maxInstances, mergeOutOfOrder: this.o.mrBugs.has('merge-out-of-order') },
@@ -199,6 +202,7 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
     this.ticks++;
     this.proposeAwaitedRecords();
     const mr = this.o.mr;
+    if (this.ticks % mr.membershipIntervalTicks === 0) this.reconcileMembership();
     if (mr.progress === 'noop' && this.ticks % mr.noopIntervalTicks === 0) this.runNoopRule();
     if (mr.progress === 'skip' && this.pacer.tick()) this.runSkipRule();
     if (mr.balanceLeaders && this.ticks % mr.balanceIntervalTicks === 0) this.balanceLeaders();
@@ -249,16 +253,21 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
     this.counters.compactions++;
   }
 
+  /**
+   * A change of the replica set, for every instance: it goes into the global log as a record;
+   * from where it is merged, each instance's leader brings its group to the new set.
+   */
   proposeMembership(change: MembershipChange): ProposeResult {
-    let first: ProposeResult | null = null;
-    for (const g of this.groupList) {
-      if (!this.isLeader(g)) continue;
-      const r = this.cores[g]!.proposeMembership(change);
-      if (r.ok) return r.index === undefined ? r : { ok: true };
-      first ??= r;
+    const out = applyChange(this.seq.members(), change);
+    if (!out.ok) return { ok: false, error: out.error, leader: NONE };
+    if (out.next === null) return { ok: true };
+    for (const g of this.seq.rotation()) {
+      if (!this.seq.isOpen(g) || !this.isLeader(g)) continue;
+      const r = this.cores[g]!.proposeEntry(EntryType.Noop, encodeRecord({ kind: 'members', change }));
+      if (r.ok) return { ok: true };
     }
-    if (first) return first;
-    const lead = this.viewList[0]?.leader ?? NONE;
+    const g = this.pickInstance();
+    const lead = g === null ? NONE : this.cores[g]!.groups()[0]!.leader;
     return { ok: false, error: lead === NONE ? 'no-leader' : 'not-leader', leader: lead };
   }
 
@@ -289,8 +298,7 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
     if (this.seq.state().transition !== null) return { ok: false, error: 'busy', leader: NONE };
     for (const g of this.seq.rotation()) {
       if (!this.seq.isOpen(g) || !this.isLeader(g)) continue;
-      const v = this.cores[g]!.groups()[0]!;
-      const rec: ControlRecord = { kind: 'change', fromEpoch: this.seq.epoch, instances: n, bootstrap: v.membership };
+      const rec: ControlRecord = { kind: 'change', fromEpoch: this.seq.epoch, instances: n };
       const r = this.cores[g]!.proposeEntry(EntryType.Noop, encodeRecord(rec));
       if (r.ok) {
         this.counters.changesProposed++;
@@ -355,7 +363,7 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
         continue;
       }
       if (!this.isLeader(g)) continue;
-      const key = `${rec.kind}:${rec.kind === 'change' ? rec.fromEpoch : rec.epoch}`;
+      const key = `${rec.kind}:${rec.epoch}`;
       const memo = this.controlMemo.get(g);
       if (memo && memo.key === key && this.ticks - memo.tick < this.o.mr.controlRetryTicks) continue;
       this.controlMemo.set(g, { key, tick: this.ticks });
@@ -365,15 +373,37 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
   }
 
   /** Whether instance g's log, past what the merge consumed, already holds the record. */
-  private logHolds(g: number, rec: ControlRecord): boolean {
+  private logHolds(g: number, rec: AwaitedRecord): boolean {
     const v = this.cores[g]!.groups()[0]!;
-    const epoch = rec.kind === 'change' ? rec.fromEpoch : rec.epoch;
     const from = Math.max(v.firstIndex, this.seq.cursor(g)!.next);
     for (let i = from; i <= v.lastIndex; i++) {
       const e = v.entryAt(i);
-      if (e && isRecord(e, rec.kind, epoch)) return true;
+      if (e && isRecord(e, rec.kind, rec.epoch)) return true;
     }
     return false;
+  }
+
+  /**
+   * The replica set is a property of the global log ('members' records), and every instance is
+   * brought to it by its own leader, one single-server change at a time: additions first, then
+   * promotions, then demotions and removals. A replica missing from any instance could not follow
+   * the global log, so instances must not be changed one by one from outside.
+   */
+  private reconcileMembership(): void {
+    const target = this.seq.members();
+    for (const g of this.groupList) {
+      if (!this.isLeader(g)) continue;
+      const core = this.cores[g]!;
+      const m = core.groups()[0]!.membership;
+      for (const step of membershipSteps(m, target)) {
+        const r = core.proposeMembership(step);
+        if (r.ok) {
+          this.counters.membershipStepsProposed++;
+          break;
+        }
+        // 'busy': a change is in flight (or a learner still catching up); try the next kind of step.
+      }
+    }
   }
 
   /** Niagara wants leaders spread out so every replica can submit locally (§3.1). */
@@ -583,6 +613,20 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
     counters.skipIntervalTicks = this.pacer.interval;
     return { rejected, counters };
   }
+}
+
+/** Single-server changes that bring `m` closer to `target`, most urgent first. */
+export function membershipSteps(m: Membership, target: Membership): MembershipChange[] {
+  const steps: MembershipChange[] = [];
+  const inM = (id: NodeId) => m.voters.includes(id) || m.learners.includes(id);
+  for (const id of [...target.voters, ...target.learners]) if (!inM(id)) steps.push({ type: 'add-learner', node: id });
+  for (const id of target.voters) if (m.learners.includes(id)) steps.push({ type: 'promote', node: id });
+  for (const id of m.voters) {
+    if (target.voters.includes(id)) continue;
+    steps.push(target.learners.includes(id) ? { type: 'add-learner', node: id } : { type: 'remove', node: id });
+  }
+  for (const id of m.learners) if (!target.voters.includes(id) && !target.learners.includes(id)) steps.push({ type: 'remove', node: id });
+  return steps;
 }
 
 function concat(subs: readonly SubReady[], n: number, pick: (r: Ready<RaftMessage>) => readonly RaftMessage[]): readonly RaftMessage[] {

@@ -33,6 +33,8 @@ export interface MultiRaftOptions {
   /** Spread instance leaders over the replicas (transfer leadership away when above a fair share). */
   balanceLeaders: boolean;
   balanceIntervalTicks: number;
+  /** How often instance leaders bring their group's membership to the replica set of the global log. */
+  membershipIntervalTicks: number;
   /** Merge states kept for compaction. */
   checkpoints: number;
   /** Re-propose an awaited Seal or Join record after this many ticks without it appearing. */
@@ -56,6 +58,7 @@ export const DEFAULT_MULTIRAFT_OPTIONS: Readonly<MultiRaftOptions> = Object.free
   skipLambdaMax: 1 << 20,
   balanceLeaders: true,
   balanceIntervalTicks: 20,
+  membershipIntervalTicks: 2,
   checkpoints: 64,
   controlRetryTicks: 20,
   bugs: [],
@@ -105,6 +108,7 @@ export function resolveMultiRaftOptions(partial: Record<string, unknown> | undef
   }
   if (typeof o.balanceLeaders !== 'boolean') throw new Error(`multiraft option balanceLeaders: expected a boolean, got ${JSON.stringify(o.balanceLeaders)}`);
   int(o, 'balanceIntervalTicks', 1);
+  int(o, 'membershipIntervalTicks', 1);
   int(o, 'checkpoints', 1, 1 << 16);
   int(o, 'controlRetryTicks', 1);
   const bugs = partial?.bugs ?? [];

@@ -10,9 +10,10 @@
 // slot where they are merged, so every replica switches at the same point.
 import { EntryType } from '../api.js';
 import type { Entry, Membership } from '../api.js';
+import { applyChange } from '../raft/membership.js';
 import { decodeRecord, slotWeight } from './records.js';
 import type { ControlRecord } from './records.js';
-import { GroupMode, cloneState, newCursor, turnOf } from './state.js';
+import { GroupMode, cloneState, copyMembership, newCursor, turnOf } from './state.js';
 import type { GroupCursor, MergeState } from './state.js';
 
 export interface SequencerListener {
@@ -32,6 +33,7 @@ export interface SequencerCounters {
   excluded: number;
   changesApplied: number;
   changesIgnored: number;
+  membershipChanges: number;
   transitionsCompleted: number;
   jumps: number;
   /** Committed entries that arrived out of sequence (a bug if ever non-zero). */
@@ -78,6 +80,9 @@ export interface SequencerOptions {
 
 export type ReadStatus = 'ready' | 'wait' | 'reroute';
 
+/** What an instance's leader may have to propose for the merge to go on. */
+export type AwaitedRecord = Extract<ControlRecord, { kind: 'seal' | 'join' }>;
+
 export class Sequencer {
   private s: MergeState;
   private bufs: Buffer[] = [];
@@ -91,6 +96,7 @@ export class Sequencer {
     excluded: 0,
     changesApplied: 0,
     changesIgnored: 0,
+    membershipChanges: 0,
     transitionsCompleted: 0,
     jumps: 0,
     gaps: 0,
@@ -150,13 +156,20 @@ export class Sequencer {
     if (!c || c.mode !== GroupMode.Active || !this.s.rotation.includes(group)) return false;
     return !(this.s.transition && this.s.transition.pendingSeal.includes(group));
   }
+  /** The replica set every instance should be brought to. */
+  members(): Membership {
+    return this.s.members;
+  }
+
   /** The control record an instance's leader must propose for the merge to go on, if any. */
-  awaitedRecord(group: number): ControlRecord | null {
+  awaitedRecord(group: number): AwaitedRecord | null {
     const c = this.s.cursors[group];
     if (!c) return null;
     const t = this.s.transition;
-    if (t && t.pendingSeal.includes(group)) return { kind: 'seal', epoch: t.epoch };
+    // A Joining instance must join first: until then the merge drops everything else it holds,
+    // a Seal included (it can be removed again before its first turn).
     if (c.mode === GroupMode.Joining) return { kind: 'join', epoch: c.joinEpoch };
+    if (t && t.pendingSeal.includes(group)) return { kind: 'seal', epoch: t.epoch };
     return null;
   }
 
@@ -325,11 +338,13 @@ export class Sequencer {
       for (const x of added) {
         let c = s.cursors[x];
         if (!c) {
+          // A new instance starts from the replica set in force here, the same on every replica.
+          const boot = copyMembership(s.members);
           c = newCursor(GroupMode.Joining, to);
           s.cursors[x] = c;
-          s.bootstrap.set(x, rec.bootstrap);
+          s.bootstrap.set(x, boot);
           this.bufs[x] = new Buffer();
-          this.listener.instanceNeeded(x, rec.bootstrap);
+          this.listener.instanceNeeded(x, boot);
         } else {
           c.mode = GroupMode.Joining;
           c.joinEpoch = to;
@@ -350,6 +365,14 @@ export class Sequencer {
       s.rotation = s.rotation.filter((x) => x !== g);
       if (t.pendingSeal.length === 0) this.completeTransition();
       return true;
+    }
+    if (rec.kind === 'members') {
+      const out = applyChange(s.members, rec.change);
+      if (out.ok && out.next !== null) {
+        s.members = out.next;
+        this.counters.membershipChanges++;
+      }
+      return false;
     }
     // A join record of an active instance (a repeat, or for another epoch) is an ordinary slot.
     return false;

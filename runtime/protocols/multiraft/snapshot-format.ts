@@ -8,7 +8,7 @@
 // never from the raw bytes.
 //
 //   "VMRS" | u8 version | varint headerLength | header | image
-//   header: q p epoch instances turnPos | rotation | transition? | cursors | bootstraps
+//   header: q p epoch instances turnPos | rotation | transition? | cursors | bootstraps | members
 import type { Membership } from '../api.js';
 import { ByteReader, ByteWriter, RaftCodecError } from '../raft/bytes.js';
 import { readMembership, writeMembership } from '../raft/membership.js';
@@ -72,6 +72,7 @@ export function encodeState(s: MergeState): Uint8Array {
     w.varint(g);
     writeMembership(w, m);
   }
+  writeMembership(w, s.members);
   return w.finish();
 }
 
@@ -119,8 +120,9 @@ export function decodeState(bytes: Uint8Array, maxInstances: number): MergeState
     const g = r.varint('bootstrap group');
     bootstrap.set(g, readMembership(r));
   }
+  const members = readMembership(r);
   r.expectEnd();
-  const s: MergeState = { q, p, epoch, instances, rotation, turnPos, transition, cursors, bootstrap };
+  const s: MergeState = { q, p, epoch, instances, rotation, turnPos, transition, cursors, bootstrap, members };
   const problem = stateProblem(s, maxInstances);
   if (problem) throw new RaftCodecError(`multiraft snapshot header: ${problem}`);
   return s;

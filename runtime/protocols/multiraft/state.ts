@@ -54,13 +54,15 @@ export interface MergeState {
   cursors: (GroupCursor | undefined)[];
   /** Bootstrap membership of instances created by a change of R (initial ones use CoreInit's). */
   bootstrap: Map<number, Membership>;
+  /** The replica set every instance is brought to (changed by 'members' records). */
+  members: Membership;
 }
 
 export function newCursor(mode: GroupMode, joinEpoch = 0): GroupCursor {
   return { next: 1, skipUsed: 0, slots: 0, lastSlotIndex: 0, mode, joinEpoch };
 }
 
-export function initialState(instances: number): MergeState {
+export function initialState(instances: number, members: Membership): MergeState {
   const rotation = Array.from({ length: instances }, (_, i) => i);
   return {
     q: 0,
@@ -72,6 +74,7 @@ export function initialState(instances: number): MergeState {
     transition: null,
     cursors: rotation.map(() => newCursor(GroupMode.Active)),
     bootstrap: new Map(),
+    members: copyMembership(members),
   };
 }
 
@@ -88,7 +91,12 @@ export function cloneState(s: MergeState): MergeState {
       : null,
     cursors: s.cursors.map((c) => (c ? { ...c } : undefined)),
     bootstrap: new Map(s.bootstrap),
+    members: s.members,
   };
+}
+
+export function copyMembership(m: Membership): Membership {
+  return { voters: m.voters.slice(), learners: m.learners.slice() };
 }
 
 /** Whose turn it is. */
