@@ -69,6 +69,7 @@ const COUNTERS = [
   'badSnapshots',
   'leaderTransfersForBalance',
   'membershipStepsProposed',
+  'readNudges',
 ] as const;
 type Counter = (typeof COUNTERS)[number];
 
@@ -94,6 +95,8 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
   private readonly restoreDecision = new WeakMap<Snapshot, Uint8Array | null>();
   private readonly restartImg: Uint8Array | null;
   private ticks = 0;
+  private lastTickQ = -1;
+  private readonly nudged = new Map<number, number>();
   private rr = 0;
   private readonly controlMemo = new Map<number, { key: string; tick: number }>();
   private readonly rejected: Partial<Record<RejectReason, number>> = {};
@@ -206,6 +209,38 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
     if (mr.progress === 'noop' && this.ticks % mr.noopIntervalTicks === 0) this.runNoopRule();
     if (mr.progress === 'skip' && this.pacer.tick()) this.runSkipRule();
     if (mr.balanceLeaders && this.ticks % mr.balanceIntervalTicks === 0) this.balanceLeaders();
+    if (this.pendingReads.length > 0) this.nudgeForReads();
+    this.lastTickQ = this.seq.q;
+  }
+
+  /**
+   * A read confirmed by instance g waits until the merge reaches g's next turn. When nothing is
+   * merged (an idle system), the instances in line before g must each contribute one more slot:
+   * give each that has nothing committed a no-op (proposed locally, or forwarded to its leader as
+   * an empty command, which the merge also treats as a no-op).
+   */
+  private nudgeForReads(): void {
+    if (this.seq.q !== this.lastTickQ) return;
+    const rot = this.seq.rotation();
+    const turnPos = rot.indexOf(this.seq.turn());
+    const need = new Set<number>();
+    for (const r of this.pendingReads) {
+      if (!rot.includes(r.group)) continue;
+      for (let k = 0; k < rot.length; k++) {
+        const h = rot[(turnPos + k) % rot.length]!;
+        if (h === r.group) break;
+        need.add(h);
+      }
+    }
+    for (const h of need) {
+      if (this.seq.bufferedEntries(h) > 0) continue;
+      const last = this.nudged.get(h) ?? -Infinity;
+      if (this.ticks - last < this.o.mr.noopIntervalTicks + 1) continue;
+      this.nudged.set(h, this.ticks);
+      const core = this.cores[h]!;
+      const r = this.isLeader(h) ? core.proposeEntry(EntryType.Noop, EMPTY_DATA) : core.propose(EMPTY_DATA);
+      if (r.ok) this.counters.readNudges++;
+    }
   }
 
   propose(data: Uint8Array): ProposeResult {
@@ -391,11 +426,16 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
    */
   private reconcileMembership(): void {
     const target = this.seq.members();
+    // A replica leaving the set is first demoted everywhere; it is removed from an instance only
+    // once no instance (as seen here) still has it as a voter. Until then it can follow the global
+    // log, so if it leads an instance it learns of its demotion and steps down itself; removed
+    // too early, it would lead that instance blind and stall the merge for everyone.
+    const stillVoter = (id: NodeId): boolean => this.viewList.some((v) => v.membership.voters.includes(id));
     for (const g of this.groupList) {
       if (!this.isLeader(g)) continue;
       const core = this.cores[g]!;
       const m = core.groups()[0]!.membership;
-      for (const step of membershipSteps(m, target)) {
+      for (const step of membershipSteps(m, target, stillVoter)) {
         const r = core.proposeMembership(step);
         if (r.ok) {
           this.counters.membershipStepsProposed++;
@@ -615,17 +655,19 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
   }
 }
 
-/** Single-server changes that bring `m` closer to `target`, most urgent first. */
-export function membershipSteps(m: Membership, target: Membership): MembershipChange[] {
+/**
+ * Single-server changes that bring `m` closer to `target`, most urgent first: additions, promotions,
+ * demotions (a voter leaving the set is demoted before it is removed), then removals of learners
+ * that `mayRemove` allows.
+ */
+export function membershipSteps(m: Membership, target: Membership, stillVoterSomewhere: (id: NodeId) => boolean = () => false): MembershipChange[] {
   const steps: MembershipChange[] = [];
   const inM = (id: NodeId) => m.voters.includes(id) || m.learners.includes(id);
+  const inT = (id: NodeId) => target.voters.includes(id) || target.learners.includes(id);
   for (const id of [...target.voters, ...target.learners]) if (!inM(id)) steps.push({ type: 'add-learner', node: id });
   for (const id of target.voters) if (m.learners.includes(id)) steps.push({ type: 'promote', node: id });
-  for (const id of m.voters) {
-    if (target.voters.includes(id)) continue;
-    steps.push(target.learners.includes(id) ? { type: 'add-learner', node: id } : { type: 'remove', node: id });
-  }
-  for (const id of m.learners) if (!target.voters.includes(id) && !target.learners.includes(id)) steps.push({ type: 'remove', node: id });
+  for (const id of m.voters) if (!target.voters.includes(id)) steps.push({ type: 'add-learner', node: id });
+  for (const id of m.learners) if (!inT(id) && !stillVoterSomewhere(id)) steps.push({ type: 'remove', node: id });
   return steps;
 }
 

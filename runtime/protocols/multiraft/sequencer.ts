@@ -298,7 +298,8 @@ export class Sequencer {
     }
     b.pop();
     c.next++;
-    if (e.type === EntryType.Normal) {
+    // An empty Normal entry is a no-op that any replica can push through Raft's forwarding.
+    if (e.type === EntryType.Normal && e.data.length > 0) {
       s.p++;
       this.counters.commands++;
       out.push({ index: s.p, term: e.term, type: EntryType.Normal, data: e.data });
