@@ -186,13 +186,16 @@ export class MrCluster {
     }
   }
 
-  /** Every live replica has a leader for every instance of the rotation. */
+  /** Every live replica knows a leader for every instance of the rotation, and that leader has
+   *  committed an entry of its term (it takes commands from then on). */
   allLed(): boolean {
     for (const n of this.nodes.values()) {
       if (!n.core) continue;
       for (const g of n.core.sequencer().rotation()) {
         const v = n.core.groups().find((x) => x.group === g);
         if (!v || v.leader === 0) return false;
+        const lv = this.nodes.get(v.leader)?.core?.groups().find((x) => x.group === g);
+        if (!lv || lv.role !== 'leader' || lv.termAt(lv.commit) !== lv.term) return false;
       }
     }
     return true;

@@ -21,7 +21,7 @@ function leadersPerReplica(c: MrCluster): Map<number, number> {
 test('R=3 on 3 replicas: each instance elects a leader, leaders spread out, one global log everywhere', () => {
   const c = new MrCluster([1, 2, 3], { ...base, instances: 3 });
   c.runUntil(() => c.allLed());
-  c.runUntil(() => [...leadersPerReplica(c).values()].every((n) => n === 1) && leadersPerReplica(c).size === 3, 3000);
+  c.runUntil(() => [...leadersPerReplica(c).values()].every((n) => n === 1) && leadersPerReplica(c).size === 3 && c.allLed(), 3000);
   const sent: string[] = [];
   for (let i = 0; i < 30; i++) {
     for (const id of [1, 2, 3]) {

@@ -164,9 +164,18 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
     this.viewList = this.groupList.map((x) => this.cores[x]!.groups()[0]!);
   }
 
+  /**
+   * Leader of instance g with an entry of its own term committed. Only then is its term surely
+   * durable: a single-voter group elects itself in the Ready that raises its term, and entries
+   * proposed before that Ready is on disk could be re-proposed differently, at the same index and
+   * term, if the replica crashed (the simulator's log-matching check found it). It is also when
+   * Raft itself starts serving reads.
+   */
   private isLeader(g: number): boolean {
     const c = this.cores[g];
-    return c !== undefined && c.groups()[0]!.role === 'leader';
+    if (c === undefined) return false;
+    const v = c.groups()[0]!;
+    return v.role === 'leader' && v.termAt(v.commit) === v.term;
   }
 
   /** Instances to hand a client command or read to: local leaders first, balanced round-robin. */
@@ -177,12 +186,12 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
     for (let k = 0; k < n; k++) {
       const g = rot[(this.rr + k) % n]!;
       if (!this.seq.isOpen(g)) continue;
-      const v = this.cores[g]!.groups()[0]!;
-      if (v.role === 'leader') {
+      if (this.isLeader(g)) {
         this.rr = (this.rr + k + 1) % n;
         return g;
       }
-      if (fallback === null && v.leader !== NONE) fallback = g;
+      const lead = this.cores[g]!.groups()[0]!.leader;
+      if (fallback === null && lead !== NONE && lead !== this.id) fallback = g;
     }
     if (fallback !== null) this.rr = (this.rr + 1) % n;
     return fallback;
@@ -254,7 +263,10 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
       last = r;
       if (r.error === 'too-large') return r;
     }
-    return last ?? { ok: false, error: 'no-leader', leader: NONE };
+    if (last) return last;
+    // A leader here that has not yet committed an entry of its term takes commands in a moment.
+    for (const g of rot) if (this.seq.isOpen(g) && this.cores[g]!.groups()[0]!.role === 'leader') return { ok: false, error: 'busy', leader: this.id };
+    return { ok: false, error: 'no-leader', leader: NONE };
   }
 
   readIndex(ctx: number): void {

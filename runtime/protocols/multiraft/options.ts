@@ -90,6 +90,10 @@ export function resolveMultiRaftOptions(partial: Record<string, unknown> | undef
     else throw new Error(`multiraft option ${k}: unknown option`);
   }
   const o = { ...DEFAULT_MULTIRAFT_OPTIONS, ...mrPart } as MultiRaftOptions;
+  // An initial Δ the user did not choose follows the bounds the user did choose.
+  if (!('skipIntervalTicks' in mrPart) && typeof o.skipIntervalMinTicks === 'number' && typeof o.skipIntervalMaxTicks === 'number') {
+    o.skipIntervalTicks = Math.min(Math.max(o.skipIntervalTicks, o.skipIntervalMinTicks), o.skipIntervalMaxTicks);
+  }
   int(o, 'maxInstances', 1, 1 << 16);
   int(o, 'instances', 1, o.maxInstances);
   if (o.progress !== 'noop' && o.progress !== 'skip' && o.progress !== 'none') {
