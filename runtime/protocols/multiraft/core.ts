@@ -247,7 +247,11 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
       if (this.ticks - last < this.o.mr.noopIntervalTicks + 1) continue;
       this.nudged.set(h, this.ticks);
       const core = this.cores[h]!;
-      const r = this.isLeader(h) ? core.proposeEntry(EntryType.Noop, EMPTY_DATA) : core.propose(EMPTY_DATA);
+      const v = core.groups()[0]!;
+      let r: ProposeResult;
+      if (this.isLeader(h)) r = core.proposeEntry(EntryType.Noop, EMPTY_DATA);
+      else if (v.role !== 'leader' && v.leader !== NONE) r = core.propose(EMPTY_DATA);
+      else continue; // no leader yet, or our own leadership not established: try again later
       if (r.ok) this.counters.readNudges++;
     }
   }
