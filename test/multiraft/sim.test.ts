@@ -73,3 +73,12 @@ test('verdant sim --protocol multiraft --instances R --json, with a replay line 
   assert.equal(opt.status, 2);
   assert.match(opt.stderr + opt.stdout, /progress/);
 });
+
+test('a multi-Raft run is a pure function of its seed', () => {
+  const cfg = resolveSweep({ protocol: 'multiraft', bugs: [], protocolOptions: { instances: 3, progress: 'skip' }, sim: { keepHistory: true } });
+  const a = runSimulation(cfg, 77);
+  const b = runSimulation(cfg, 77);
+  assert.deepEqual(a.history, b.history);
+  assert.deepEqual(a.protocolCounters, b.protocolCounters);
+  assert.equal(a.steps, b.steps);
+});

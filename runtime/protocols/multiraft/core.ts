@@ -39,6 +39,7 @@ import type { MergeState } from './state.js';
 
 const EMPTY: readonly never[] = Object.freeze([]);
 const EMPTY_DATA = new Uint8Array(0);
+const OK: ProposeResult = Object.freeze({ ok: true });
 
 interface SubReady {
   readonly group: number;
@@ -98,6 +99,10 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
   private lastTickQ = -1;
   private readonly nudged = new Map<number, number>();
   private rr = 0;
+  /** Open instances this replica leads (established), valid until the next input that may change it. */
+  private localLeaders: number[] = [];
+  private localRr = 0;
+  private localDirty = true;
   private readonly controlMemo = new Map<number, { key: string; tick: number }>();
   private readonly rejected: Partial<Record<RejectReason, number>> = {};
   private readonly counters: Record<Counter, number>;
@@ -207,9 +212,11 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
       return;
     }
     core.step(m);
+    this.localDirty = true;
   }
 
   tick(): void {
+    this.localDirty = true;
     for (const g of this.groupList) this.cores[g]!.tick();
     this.ticks++;
     this.proposeAwaitedRecords();
@@ -257,13 +264,35 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
   }
 
   propose(data: Uint8Array): ProposeResult {
+    // Fast path: proposals come in bursts between inputs that could change leadership, so the open
+    // instances this replica leads are listed once per burst and taken round-robin.
+    if (this.localDirty) this.refreshLocalLeaders();
+    const local = this.localLeaders;
+    if (local.length > 0) {
+      const g = local[this.localRr++ % local.length]!;
+      const r = this.cores[g]!.propose(data);
+      if (r.ok) return OK;
+      if (r.error === 'too-large') return r;
+      this.localDirty = true;
+    }
+    return this.proposeSlow(data);
+  }
+
+  private refreshLocalLeaders(): void {
+    this.localDirty = false;
+    const out: number[] = [];
+    for (const g of this.seq.rotation()) if (this.seq.isOpen(g) && this.isLeader(g)) out.push(g);
+    this.localLeaders = out;
+  }
+
+  private proposeSlow(data: Uint8Array): ProposeResult {
     const rot = this.seq.rotation();
     let last: ProposeResult | null = null;
     for (let k = 0; k < rot.length; k++) {
       const g = this.pickInstance();
       if (g === null) break;
       const r = this.cores[g]!.propose(data);
-      if (r.ok) return { ok: true };
+      if (r.ok) return OK;
       last = r;
       if (r.error === 'too-large') return r;
     }
@@ -505,6 +534,7 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
 
   ready(): Ready<RaftMessage> {
     if (this.outstanding !== null) throw new Error('multiraft: ready() called again before advance()');
+    this.localDirty = true;
     const subs: SubReady[] = [];
     for (const g of this.groupList) {
       const core = this.cores[g]!;
@@ -557,6 +587,7 @@ export class MultiRaftCore implements ProtocolCore<RaftMessage> {
     const o = this.outstanding;
     if (o === null || o.rd !== rd) throw new Error('multiraft: advance() must be given the Ready returned by the last ready()');
     this.outstanding = null;
+    this.localDirty = true;
     for (const s of o.subs) s.core.advance(s.rd);
   }
 
