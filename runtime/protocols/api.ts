@@ -215,10 +215,10 @@ export interface ProtocolCore<M extends Envelope> {
   /**
    * Optional; for protocols whose snapshots wrap the state-machine image in protocol metadata
    * (multi-Raft: where the image stands in every instance's log). For a snapshot in
-   * `Ready.writes[].snapshot`, ask this right after ready(): it returns the image to restore the
-   * state machine from, or null when the host must NOT restore (its state is already at or past
-   * that snapshot — another instance's snapshot moved it further). Without this method, restore
-   * from `snapshot.data`.
+   * `Ready.writes[].snapshot` of a Ready this core returned: the image to restore the state machine
+   * from, or null when the host must NOT restore (its state is already at or past that snapshot —
+   * another instance's snapshot moved it further). Persist the write either way. Without this
+   * method, restore from `snapshot.data`.
    */
   snapshotImage?(snapshot: Snapshot): Uint8Array | null;
   /**
