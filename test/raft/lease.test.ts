@@ -133,6 +133,13 @@ test('lease: the same story with the drift bound set to 0 serves a stale lease r
   assert.ok(r.lastLeaseRead > r.newLeaderAt, `expected a lease read after the new leader (${r.newLeaderAt}), last at ${r.lastLeaseRead}`);
 });
 
+test('lease: the injected bug lease-until-step-down (the lease before this fix) serves reads after the new leader', () => {
+  const r = cutOffLeader({ ...LEASE, bugs: ['lease-until-step-down'] });
+  assert.ok(r.newLeaderAt > 0);
+  assert.ok(r.lastLeaseRead > r.newLeaderAt, `last lease read at ${r.lastLeaseRead}, new leader at ${r.newLeaderAt}`);
+  assert.throws(() => new Cluster([1, 2, 3], { bugs: ['lease-until-step-down'] }), /needs leaseReads/);
+});
+
 test('lease: a membership change proposed by a cut-off leader does not extend its lease', () => {
   const leaseReadsAfterCut = (change: 'none' | 'remove' | 'add-learner'): number => {
     const c = new Cluster([1, 2, 3, 4, 5], LEASE);

@@ -101,6 +101,7 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   private readonly bugCommitWithoutQuorum: boolean;
   private readonly bugVoteTwice: boolean;
   private readonly bugReadWithoutReadIndex: boolean;
+  private readonly bugLeaseUntilStepDown: boolean;
   /** Lease reads: ticks a confirmed lease lasts (options.leaseTicks); 0 when lease reads are off. */
   private readonly leaseTicks: number;
 
@@ -194,6 +195,7 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     this.bugCommitWithoutQuorum = bugs.includes('commit-without-quorum');
     this.bugVoteTwice = bugs.includes('vote-twice');
     this.bugReadWithoutReadIndex = bugs.includes('read-without-readindex');
+    this.bugLeaseUntilStepDown = bugs.includes('lease-until-step-down');
     this.leaseTicks = this.o.leaseReads ? leaseTicks(this.o) : 0;
     this.leaseRing = new Float64Array(this.leaseTicks);
     this.counters = Object.fromEntries(COUNTERS.map((k) => [k, 0])) as Record<Counter, number>;
@@ -1101,7 +1103,9 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
       return;
     }
     if (this.leaseTicks > 0) {
-      if (this.leaseHeld()) {
+      // BUG (injected): the lease as it was before it was anchored at acknowledged rounds: it lasts
+      // for as long as this replica is leader, i.e. until check-quorum deposes it.
+      if (this.bugLeaseUntilStepDown || this.leaseHeld()) {
         this.counters.leaseReadsServed++;
         this.answerRead(ctx, from, log.committed);
         return;

@@ -1,7 +1,7 @@
 // Options of the Raft core, their defaults and validation. docs/raft.md explains each one.
 
 /** Deliberately broken variants, for proving that the simulator's checks can fail. */
-export const RAFT_BUGS = ['commit-without-quorum', 'vote-twice', 'read-without-readindex'] as const;
+export const RAFT_BUGS = ['commit-without-quorum', 'vote-twice', 'read-without-readindex', 'lease-until-step-down'] as const;
 export type RaftBug = (typeof RAFT_BUGS)[number];
 
 export interface RaftOptions {
@@ -128,6 +128,9 @@ export function resolveRaftOptions(partial: Partial<RaftOptions> | undefined): R
     if (!(RAFT_BUGS as readonly string[]).includes(b)) {
       throw new Error(`raft option bugs: unknown bug ${JSON.stringify(b)} (known: ${RAFT_BUGS.join(', ')})`);
     }
+  }
+  if (o.bugs.includes('lease-until-step-down') && !o.leaseReads) {
+    throw new Error('raft option bugs: lease-until-step-down breaks lease reads, so it needs leaseReads: true');
   }
   return o;
 }
