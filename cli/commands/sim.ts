@@ -18,6 +18,7 @@ interface SimCliOptions {
   membershipEvery?: string;
   transferEvery?: string;
   faults: boolean;
+  faultMix?: string;
   exportHistory?: string;
   exportFailingOnly?: boolean;
   untilFailure?: boolean;
@@ -46,6 +47,7 @@ export function register(program: Command): void {
     .option('--membership-every <ms>', 'mean ms between membership changes (0: none; default 1000)')
     .option('--transfer-every <ms>', 'mean ms between leadership transfers (0: none; default 1500)')
     .option('--no-faults', 'a clean network and no crashes')
+    .option('--fault-mix <name>', 'a fixed fault mix instead of per-seed random rates (lease-stress)')
     .option('--export-history <path>', 'write each run\'s history as Porcupine JSON (a file for one seed, else a directory)')
     .option('--export-failing-only', 'with --export-history: only runs that failed')
     .option('--until-failure', 'stop at the first failing seed')
@@ -90,6 +92,13 @@ export function register(program: Command): void {
       const transferEvery = int(o.transferEvery, 'transfer-every', 0);
       if (transferEvery !== undefined) sim.transferEvery = transferEvery;
       if (!o.faults) sim.faults = 'none';
+      if (o.faultMix !== undefined) {
+        const { FAULT_MIXES } = await import('../../runtime/sim/faults.js');
+        const mix = FAULT_MIXES[o.faultMix];
+        if (!mix) throw new ConfigError('fault-mix', `unknown fault mix ${JSON.stringify(o.faultMix)} (known: ${Object.keys(FAULT_MIXES).join(', ')})`);
+        if (!o.faults) throw new ConfigError('fault-mix', 'cannot be combined with --no-faults');
+        sim.faults = mix;
+      }
       if (o.keepGoing) sim.keepGoing = true;
 
       const { runSweep, describeRunFailure, isFailure } = await import('../../runtime/sim/sweep.js');
@@ -97,6 +106,16 @@ export function register(program: Command): void {
       const fs = await import('node:fs');
       const path = await import('node:path');
       if (o.exportHistory && seeds > 1) fs.mkdirSync(o.exportHistory, { recursive: true });
+      // Everything that shapes a run, so the printed replay command reproduces it.
+      const replayFlags = [
+        ...o.injectBug.map((b) => ` --inject-bug ${b}`),
+        ...o.option.map((kv) => ` -o ${kv}`),
+        ...(['instances', 'replicas', 'clients', 'keys', 'duration', 'membershipEvery', 'transferEvery', 'faultMix'] as const)
+          .filter((k) => o[k] !== undefined)
+          .map((k) => ` --${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${o[k]}`),
+        o.faults ? '' : ' --no-faults',
+        o.keepGoing ? ' --keep-going' : '',
+      ].join('');
       const started = performance.now();
       const summary = runSweep({
         protocol: o.protocol,
@@ -118,7 +137,7 @@ export function register(program: Command): void {
           if (!o.quiet && (failed || o.trace)) {
             const line = `seed ${r.seed}: ${failed ? 'FAIL ' + describeRunFailure(r) : 'ok'} (${r.replicas} replicas, ${r.ops} ops, ${r.crashes} crashes, ${r.partitions} partitions)`;
             console.log(line);
-            if (failed) console.log(`  replay: npx verdant sim --protocol ${o.protocol} --from ${r.seed} --seeds 1${o.injectBug.map((b) => ` --inject-bug ${b}`).join('')} --trace`);
+            if (failed) console.log(`  replay: npx verdant sim --protocol ${o.protocol} --from ${r.seed} --seeds 1${replayFlags} --trace`);
           }
         },
       });

@@ -3,34 +3,14 @@
 // within a few dozen seeds while the fixed one passes. docs/raft.md, "Lease reads", has the design.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FaultConfig } from '../../runtime/sim/faults.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { FAULT_MIXES } from '../../runtime/sim/faults.js';
 import { runSimulation } from '../../runtime/sim/simulator.js';
 import { resolveSweep, runSweep } from '../../runtime/sim/sweep.js';
 
-/**
- * Frequent partitions (often isolating the leader), fast links so that the majority elects and
- * commits quickly, and the largest clock drift the default maxClockDrift allows on every replica.
- */
-export const LEASE_STRESS: FaultConfig = {
-  drop: 0,
-  duplicate: 0,
-  delayMin: 1,
-  delayMax: 3,
-  longDelayRate: 0,
-  longDelay: 0,
-  partitionEvery: 200,
-  partitionMin: 150,
-  partitionMax: 400,
-  crashEvery: 0,
-  downMin: 0,
-  downMax: 0,
-  maxDown: 1,
-  crashInFsync: 0,
-  tickSkew: 0.3,
-  fsyncMin: 1,
-  fsyncMax: 2,
-};
-const STRESS_SIM = { replicas: 5, clients: 8, keys: 2, transferEvery: 0, membershipEvery: 0, faults: LEASE_STRESS };
+// Frequent partitions that often cut the leader off, fast links, 30% clock drift on every replica.
+const STRESS_SIM = { replicas: 5, clients: 8, keys: 2, transferEvery: 0, membershipEvery: 0, faults: FAULT_MIXES['lease-stress']! };
 
 test('regression: seeds 20520 and 20335, which served stale lease reads before the fix, are linearizable', () => {
   const cases = [
@@ -65,4 +45,21 @@ test('leases on, random faults with crashes, membership changes and transfers: 3
     assert.equal(s.truncated_runs, 0);
     assert.ok(s.crashes > 80 && s.reconfigurations > 80, `${replicas} replicas: ${s.crashes} crashes, ${s.reconfigurations} membership changes`);
   }
+});
+
+test('verdant sim --fault-mix lease-stress: a failing seed prints a replay command with every flag that shaped it', () => {
+  const cli = fileURLToPath(new URL('../../cli/verdant.js', import.meta.url));
+  const args = ['sim', '--fault-mix', 'lease-stress', '--replicas', '5', '--clients', '8', '--keys', '2', '--membership-every', '0', '--transfer-every', '0'];
+  const r = spawnSync(process.execPath, [cli, ...args, '--seeds', '20', '-o', 'leaseReads=true', '--inject-bug', 'lease-until-step-down', '--until-failure'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const replay = /replay: npx verdant (sim .*)/.exec(r.stdout);
+  assert.ok(replay, r.stdout);
+  for (const flag of ['--fault-mix lease-stress', '--replicas 5', '--clients 8', '--keys 2', '-o leaseReads=true', '--inject-bug lease-until-step-down', '--membership-every 0']) {
+    assert.ok(replay[1]!.includes(flag), `replay command lacks ${flag}: ${replay[1]}`);
+  }
+  const again = spawnSync(process.execPath, [cli, ...replay[1]!.split(' ').filter((a) => a !== '--trace'), '--json'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(JSON.parse(again.stdout.trim().split('\n').pop()!).failing_seeds.length, 1, 'the replay fails again');
+  const bad = spawnSync(process.execPath, [cli, 'sim', '--fault-mix', 'tornado', '--seeds', '1'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown fault mix "tornado" \(known: lease-stress\)/);
 });
