@@ -106,16 +106,6 @@ export function register(program: Command): void {
       const fs = await import('node:fs');
       const path = await import('node:path');
       if (o.exportHistory && seeds > 1) fs.mkdirSync(o.exportHistory, { recursive: true });
-      // Everything that shapes a run, so the printed replay command reproduces it.
-      const replayFlags = [
-        ...o.injectBug.map((b) => ` --inject-bug ${b}`),
-        ...o.option.map((kv) => ` -o ${kv}`),
-        ...(['instances', 'replicas', 'clients', 'keys', 'duration', 'membershipEvery', 'transferEvery', 'faultMix'] as const)
-          .filter((k) => o[k] !== undefined)
-          .map((k) => ` --${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${o[k]}`),
-        o.faults ? '' : ' --no-faults',
-        o.keepGoing ? ' --keep-going' : '',
-      ].join('');
       const started = performance.now();
       const summary = runSweep({
         protocol: o.protocol,
@@ -137,7 +127,7 @@ export function register(program: Command): void {
           if (!o.quiet && (failed || o.trace)) {
             const line = `seed ${r.seed}: ${failed ? 'FAIL ' + describeRunFailure(r) : 'ok'} (${r.replicas} replicas, ${r.ops} ops, ${r.crashes} crashes, ${r.partitions} partitions)`;
             console.log(line);
-            if (failed) console.log(`  replay: npx verdant sim --protocol ${o.protocol} --from ${r.seed} --seeds 1${replayFlags} --trace`);
+            if (failed) console.log(`  replay: npx verdant sim --protocol ${o.protocol} --from ${r.seed} --seeds 1${o.injectBug.map((b) => ` --inject-bug ${b}`).join('')} --trace`);
           }
         },
       });
