@@ -20,6 +20,7 @@ interface SimCliOptions {
   instanceChangeEvery?: string;
   instanceChangeMax?: string;
   faults: boolean;
+  faultMix?: string;
   exportHistory?: string;
   exportFailingOnly?: boolean;
   untilFailure?: boolean;
@@ -50,6 +51,7 @@ export function register(program: Command): void {
     .option('--instance-change-every <ms>', 'mean ms between changes of the number of instances, for protocols that support it (0: none; default 700)')
     .option('--instance-change-max <r>', 'changes pick R from 1..r (default 4)')
     .option('--no-faults', 'a clean network and no crashes')
+    .option('--fault-mix <name>', 'a fixed fault mix instead of per-seed random rates (lease-stress)')
     .option('--export-history <path>', 'write each run\'s history as Porcupine JSON (a file for one seed, else a directory)')
     .option('--export-failing-only', 'with --export-history: only runs that failed')
     .option('--until-failure', 'stop at the first failing seed')
@@ -98,6 +100,13 @@ export function register(program: Command): void {
       const instanceChangeMax = int(o.instanceChangeMax, 'instance-change-max', 1);
       if (instanceChangeMax !== undefined) sim.instanceChangeMax = instanceChangeMax;
       if (!o.faults) sim.faults = 'none';
+      if (o.faultMix !== undefined) {
+        const { FAULT_MIXES } = await import('../../runtime/sim/faults.js');
+        const mix = FAULT_MIXES[o.faultMix];
+        if (!mix) throw new ConfigError('fault-mix', `unknown fault mix ${JSON.stringify(o.faultMix)} (known: ${Object.keys(FAULT_MIXES).join(', ')})`);
+        if (!o.faults) throw new ConfigError('fault-mix', 'cannot be combined with --no-faults');
+        sim.faults = mix;
+      }
       if (o.keepGoing) sim.keepGoing = true;
 
       // Everything that changes a run, so the printed replay command reproduces it.
@@ -114,6 +123,7 @@ export function register(program: Command): void {
         ...(o.transferEvery !== undefined ? [` --transfer-every ${o.transferEvery}`] : []),
         ...(o.instanceChangeEvery !== undefined ? [` --instance-change-every ${o.instanceChangeEvery}`] : []),
         ...(o.instanceChangeMax !== undefined ? [` --instance-change-max ${o.instanceChangeMax}`] : []),
+        ...(o.faultMix !== undefined ? [` --fault-mix ${o.faultMix}`] : []),
         ...(o.faults ? [] : [' --no-faults']),
       ].join('');
       const { runSweep, describeRunFailure, isFailure } = await import('../../runtime/sim/sweep.js');

@@ -273,4 +273,11 @@ export interface ProtocolFactory<M extends Envelope, O = Record<string, unknown>
   readonly name: string;
   create(init: CoreInit, options?: Partial<O>): ProtocolCore<M>;
   readonly codec: MessageCodec<M>;
+  /**
+   * Optional: the deliberately broken variants `create(init, { bugs: [name] })` accepts, so tools
+   * (`verdant sim --inject-bug`) can list and check names without building a core.
+   */
+  readonly bugs?: readonly string[];
+  /** Optional: a one-line human-readable rendering of a message, for traces and logs. */
+  describe?(msg: M): string;
 }
