@@ -201,3 +201,21 @@ test('stale rejections: a follower that lost acknowledged entries gets one probe
   // The healthy majority keeps committing.
   assert.deepEqual(c.commands(3), ['a', 'b', 'c', 'd']);
 });
+
+test('persistence: a single voter that elects itself sends nothing stamped with the new term before it is durable', () => {
+  // One voter and one learner: the voter wins its election within one step, so the Ready that
+  // raises its term also carries its first AppendEntries to the learner.
+  const c = new Cluster([1], { preVote: false }, { learners: [2] });
+  c.core(1).campaign();
+  const rd = c.core(1).ready();
+  assert.equal(c.view(1).role, 'leader');
+  assert.equal(rd.writes[0]!.hardState!.term, c.view(1).term, 'the new term is written');
+  assert.equal(rd.sendNow.length, 0, 'nothing may leave before the term is durable');
+  assert.ok(rd.sendAfterPersist.some(isApp(2)), 'the appends wait for the fsync');
+  c.handle(1, rd);
+  c.stabilize();
+  c.propose(1, 'x');
+  c.stabilize();
+  assert.deepEqual(c.commands(2), ['x'], 'the learner still catches up');
+  c.checkSafety();
+});

@@ -423,8 +423,10 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     const log = this.log;
     let hard: HardState | null = null;
     let mustSync = false;
+    let termOrVoteChanged = false;
     if (this.hardStateChanged()) {
-      mustSync = this.term !== this.handedHard.term || this.vote !== this.handedHard.vote;
+      termOrVoteChanged = this.term !== this.handedHard.term || this.vote !== this.handedHard.vote;
+      mustSync = termOrVoteChanged;
       hard = { term: this.term, vote: this.vote, commit: log.committed };
       this.handedHard = hard;
     }
@@ -456,11 +458,20 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     const committed = log.nextCommitted();
     if (committed.length > 0) log.applying = committed[committed.length - 1]!.index;
     this.rdApplying = log.applying;
-    const sendNow = this.msgsNow.length > 0 ? this.msgsNow : EMPTY;
-    const sendAfterPersist = this.msgsAfter.length > 0 ? this.msgsAfter : EMPTY;
+    let sendNow = this.msgsNow.length > 0 ? this.msgsNow : EMPTY;
+    let sendAfterPersist = this.msgsAfter.length > 0 ? this.msgsAfter : EMPTY;
+    if (termOrVoteChanged && sendNow !== EMPTY) {
+      // Nothing stamped with a term may leave before that term (and our vote in it) is durable.
+      // A multi-voter leader's term is durable before it wins (its vote requests wait for the
+      // fsync), but a single voter elects itself within one step: were its appends sent at once,
+      // a crash could restart it in the old term, re-elect it in the same term and let it append
+      // different entries at the same index and term.
+      sendAfterPersist = sendAfterPersist === EMPTY ? sendNow : [...sendNow, ...sendAfterPersist];
+      sendNow = EMPTY;
+    }
     const readStates = this.readStates.length > 0 ? this.readStates : EMPTY;
-    if (sendNow !== EMPTY) this.msgsNow = [];
-    if (sendAfterPersist !== EMPTY) this.msgsAfter = [];
+    if (this.msgsNow.length > 0) this.msgsNow = [];
+    if (this.msgsAfter.length > 0) this.msgsAfter = [];
     if (readStates !== EMPTY) this.readStates = [];
     const rd: Ready<RaftMessage> = { writes, mustSync, sendNow, sendAfterPersist, committed, readStates };
     this.outstanding = rd;
