@@ -17,7 +17,10 @@ interface SimCliOptions {
   duration?: string;
   membershipEvery?: string;
   transferEvery?: string;
+  instanceChangeEvery?: string;
+  instanceChangeMax?: string;
   faults: boolean;
+  faultMix?: string;
   exportHistory?: string;
   exportFailingOnly?: boolean;
   untilFailure?: boolean;
@@ -45,7 +48,10 @@ export function register(program: Command): void {
     .option('--duration <ms>', 'simulated milliseconds with faults and new operations')
     .option('--membership-every <ms>', 'mean ms between membership changes (0: none; default 1000)')
     .option('--transfer-every <ms>', 'mean ms between leadership transfers (0: none; default 1500)')
+    .option('--instance-change-every <ms>', 'mean ms between changes of the number of instances, for protocols that support it (0: none; default 700)')
+    .option('--instance-change-max <r>', 'changes pick R from 1..r (default 4)')
     .option('--no-faults', 'a clean network and no crashes')
+    .option('--fault-mix <name>', 'a fixed fault mix instead of per-seed random rates (lease-stress)')
     .option('--export-history <path>', 'write each run\'s history as Porcupine JSON (a file for one seed, else a directory)')
     .option('--export-failing-only', 'with --export-history: only runs that failed')
     .option('--until-failure', 'stop at the first failing seed')
@@ -89,9 +95,37 @@ export function register(program: Command): void {
       if (membershipEvery !== undefined) sim.membershipEvery = membershipEvery;
       const transferEvery = int(o.transferEvery, 'transfer-every', 0);
       if (transferEvery !== undefined) sim.transferEvery = transferEvery;
+      const instanceChangeEvery = int(o.instanceChangeEvery, 'instance-change-every', 0);
+      if (instanceChangeEvery !== undefined) sim.instanceChangeEvery = instanceChangeEvery;
+      const instanceChangeMax = int(o.instanceChangeMax, 'instance-change-max', 1);
+      if (instanceChangeMax !== undefined) sim.instanceChangeMax = instanceChangeMax;
       if (!o.faults) sim.faults = 'none';
+      if (o.faultMix !== undefined) {
+        const { FAULT_MIXES } = await import('../../runtime/sim/faults.js');
+        const mix = FAULT_MIXES[o.faultMix];
+        if (!mix) throw new ConfigError('fault-mix', `unknown fault mix ${JSON.stringify(o.faultMix)} (known: ${Object.keys(FAULT_MIXES).join(', ')})`);
+        if (!o.faults) throw new ConfigError('fault-mix', 'cannot be combined with --no-faults');
+        sim.faults = mix;
+      }
       if (o.keepGoing) sim.keepGoing = true;
 
+      // Everything that changes a run, so the printed replay command reproduces it.
+      const quote = (v: string): string => (/^[\w.,:=\/-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+      const replayFlags = [
+        ...o.injectBug.map((b) => ` --inject-bug ${b}`),
+        ...(o.instances !== undefined ? [` --instances ${o.instances}`] : []),
+        ...o.option.map((kv) => ` -o ${quote(kv)}`),
+        ...(o.replicas !== undefined ? [` --replicas ${o.replicas}`] : []),
+        ...(o.clients !== undefined ? [` --clients ${o.clients}`] : []),
+        ...(o.keys !== undefined ? [` --keys ${o.keys}`] : []),
+        ...(o.duration !== undefined ? [` --duration ${o.duration}`] : []),
+        ...(o.membershipEvery !== undefined ? [` --membership-every ${o.membershipEvery}`] : []),
+        ...(o.transferEvery !== undefined ? [` --transfer-every ${o.transferEvery}`] : []),
+        ...(o.instanceChangeEvery !== undefined ? [` --instance-change-every ${o.instanceChangeEvery}`] : []),
+        ...(o.instanceChangeMax !== undefined ? [` --instance-change-max ${o.instanceChangeMax}`] : []),
+        ...(o.faultMix !== undefined ? [` --fault-mix ${o.faultMix}`] : []),
+        ...(o.faults ? [] : [' --no-faults']),
+      ].join('');
       const { runSweep, describeRunFailure, isFailure } = await import('../../runtime/sim/sweep.js');
       const { toPorcupineJson } = await import('../../runtime/sim/lincheck/history.js');
       const fs = await import('node:fs');
@@ -118,7 +152,7 @@ export function register(program: Command): void {
           if (!o.quiet && (failed || o.trace)) {
             const line = `seed ${r.seed}: ${failed ? 'FAIL ' + describeRunFailure(r) : 'ok'} (${r.replicas} replicas, ${r.ops} ops, ${r.crashes} crashes, ${r.partitions} partitions)`;
             console.log(line);
-            if (failed) console.log(`  replay: npx verdant sim --protocol ${o.protocol} --from ${r.seed} --seeds 1${o.injectBug.map((b) => ` --inject-bug ${b}`).join('')} --trace`);
+            if (failed) console.log(`  replay: npx verdant sim --protocol ${o.protocol} --from ${r.seed} --seeds 1${replayFlags} --trace`);
           }
         },
       });

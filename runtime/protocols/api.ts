@@ -212,6 +212,37 @@ export interface ProtocolCore<M extends Envelope> {
   transferLeadership(to: NodeId): boolean;
   groups(): readonly GroupView[];
   stats(): ProtocolStats;
+  /**
+   * Optional; for protocols whose snapshots wrap the state-machine image in protocol metadata
+   * (multi-Raft: where the image stands in every instance's log). For a snapshot in
+   * `Ready.writes[].snapshot` of a Ready this core returned: the image to restore the state machine
+   * from, or null when the host must NOT restore (its state is already at or past that snapshot —
+   * another instance's snapshot moved it further). Persist the write either way. Without this
+   * method, restore from `snapshot.data`.
+   */
+  snapshotImage?(snapshot: Snapshot): Uint8Array | null;
+  /**
+   * Optional, same protocols: on restart, the image the host restores its state machine from before
+   * applying committed output (null: start empty). Without this method, use the durable snapshot
+   * of the lowest-numbered group that has one.
+   */
+  restartImage?(): Uint8Array | null;
+}
+
+/**
+ * Optional capability of protocols with a variable number of consensus instances (multi-Raft):
+ * the simulator and the controller change R through it while the protocol serves.
+ */
+export interface InstanceControl {
+  /** R in force. */
+  instances(): number;
+  /** Ask for R = n; applied through the protocol's own log, at the same point on every replica. */
+  proposeInstances(n: number): ProposeResult;
+}
+
+export function hasInstanceControl(core: object): core is InstanceControl {
+  const c = core as Partial<InstanceControl>;
+  return typeof c.instances === 'function' && typeof c.proposeInstances === 'function';
 }
 
 export interface CoreInit {
@@ -242,4 +273,11 @@ export interface ProtocolFactory<M extends Envelope, O = Record<string, unknown>
   readonly name: string;
   create(init: CoreInit, options?: Partial<O>): ProtocolCore<M>;
   readonly codec: MessageCodec<M>;
+  /**
+   * Optional: the deliberately broken variants `create(init, { bugs: [name] })` accepts, so tools
+   * (`verdant sim --inject-bug`) can list and check names without building a core.
+   */
+  readonly bugs?: readonly string[];
+  /** Optional: a one-line human-readable rendering of a message, for traces and logs. */
+  describe?(msg: M): string;
 }

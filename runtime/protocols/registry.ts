@@ -1,11 +1,15 @@
 // Protocol names -> factories. `verdant sim --protocol NAME` and the replica runtime look them up
 // here; a plug-in protocol registers by adding one line.
 import type { Envelope, ProtocolFactory } from './api.js';
+import { multiraftProtocol } from './multiraft/index.js';
 import { raftProtocol } from './raft/index.js';
 
 export type AnyProtocolFactory = ProtocolFactory<Envelope, any>;
 
-const registry = new Map<string, AnyProtocolFactory>([[raftProtocol.name, raftProtocol as AnyProtocolFactory]]);
+const registry = new Map<string, AnyProtocolFactory>([
+  [raftProtocol.name, raftProtocol as AnyProtocolFactory],
+  [multiraftProtocol.name, multiraftProtocol as AnyProtocolFactory],
+]);
 
 export function protocolNames(): string[] {
   return [...registry.keys()].sort();

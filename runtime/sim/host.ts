@@ -6,7 +6,7 @@
 //   - a crash loses the core, the KV, pending client requests and every write not yet fsynced;
 //     a restart rebuilds the core from exactly what the DurableStore holds.
 // The injected host bug `send-before-persist` sends `sendAfterPersist` together with `sendNow`.
-import { EntryType } from '../protocols/api.js';
+import { EntryType, hasInstanceControl } from '../protocols/api.js';
 import type { Entry, Envelope, GroupView, Membership, MembershipChange, NodeId, ProtocolCore, ProtocolFactory, Ready, Rng } from '../protocols/api.js';
 import { DurableStore } from './durable-store.js';
 import type { InvariantChecker } from './invariants.js';
@@ -87,14 +87,6 @@ export class SimHost {
     this.incarnation++;
     const durable = this.store.isEmpty() ? [] : this.store.durableState();
     this.kv = new KvMachine();
-    // The state machine restarts from the newest durable snapshot; the core replays the rest.
-    for (const d of durable) {
-      if (d.snapshot) {
-        this.kv.restore(d.snapshot.data);
-        break;
-      }
-    }
-    this.lastCompact = this.kv.appliedIndex;
     try {
       this.core = this.cfg.factory.create(
         { id: this.id, membership: this.cfg.membership, rng: this.cfg.rngFor(this.incarnation), durable },
@@ -104,6 +96,20 @@ export class SimHost {
       this.fail('create', e);
       return;
     }
+    // The state machine restarts from a durable snapshot (the protocol says which, if it wraps its
+    // images; else the lowest-numbered group's); the core replays the rest.
+    if (this.core.restartImage) {
+      const img = this.core.restartImage();
+      if (img) this.kv.restore(img);
+    } else {
+      for (const d of durable) {
+        if (d.snapshot) {
+          this.kv.restore(d.snapshot.data);
+          break;
+        }
+      }
+    }
+    this.lastCompact = this.kv.appliedIndex;
     this.env.checker.onRestart(this.id);
     this.pump();
   }
@@ -134,6 +140,18 @@ export class SimHost {
     const r = this.core.proposeMembership(change);
     this.pump();
     return r.ok;
+  }
+
+  /** Change the number of consensus instances, for protocols that have several (multi-Raft). */
+  proposeInstances(n: number): boolean {
+    if (!this.core || !hasInstanceControl(this.core)) return false;
+    const r = this.core.proposeInstances(n);
+    this.pump();
+    return r.ok;
+  }
+
+  instances(): number {
+    return this.core && hasInstanceControl(this.core) ? this.core.instances() : 0;
   }
 
   transferLeadership(to: NodeId): boolean {
@@ -207,7 +225,9 @@ export class SimHost {
       const problem = this.store.apply(w);
       if (problem) this.env.checker.report('persistence-contract', `replica ${this.id}: ${problem}`);
       if (w.snapshot) {
-        this.kv.restore(w.snapshot.data);
+        const img = core.snapshotImage ? core.snapshotImage(w.snapshot) : w.snapshot.data;
+        if (!img) continue;
+        this.kv.restore(img);
         this.snapshotsInstalled++;
         this.env.trace?.(`install ${this.id} snapshot ${w.snapshot.meta.index}/${w.snapshot.meta.term}`);
         this.lastCompact = this.kv.appliedIndex;

@@ -36,6 +36,11 @@ export interface SimConfig {
   /** Mean ms between membership changes (0: never): a voter is removed, later re-added as a
    *  learner and promoted, one change at a time, through the current leader. */
   readonly membershipEvery: number;
+  /** Mean ms between requests to change the number of consensus instances (0: never). Only
+   *  protocols that offer InstanceControl (multi-Raft) are asked; others are unaffected. */
+  readonly instanceChangeEvery: number;
+  /** Changes pick R uniformly from 1..instanceChangeMax (never the current R). */
+  readonly instanceChangeMax: number;
   /** Snapshot + compact after this many applied entries; 0 draws 10..60 per replica. */
   readonly compactEvery: number;
   /** Host-side injected bugs: 'send-before-persist'. */
@@ -62,6 +67,8 @@ export const DEFAULT_SIM_CONFIG: Omit<SimConfig, 'factory'> = {
   faults: 'random',
   transferEvery: 1500,
   membershipEvery: 1000,
+  instanceChangeEvery: 700,
+  instanceChangeMax: 4,
   compactEvery: 0,
   hostBugs: [],
   trace: false,
@@ -87,6 +94,8 @@ export interface SimRunResult {
   readonly snapshotsInstalled: number;
   /** Membership changes proposed (and accepted by the leader). */
   readonly reconfigurations: number;
+  /** Changes of the number of instances proposed (and accepted by a leader). */
+  readonly instanceChanges: number;
   readonly steps: number;
   /** The run hit maxSteps before its clients were done. */
   readonly truncated: boolean;
@@ -94,6 +103,9 @@ export interface SimRunResult {
   readonly net: NetStats;
   readonly history: readonly Operation[] | null;
   readonly trace: readonly string[] | null;
+  /** The protocol's stats().counters summed over the replicas alive at the end (a restart resets a
+   *  replica's counters), to see which protocol paths a run exercised. */
+  readonly protocolCounters: Readonly<Record<string, number>>;
 }
 
 export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFactory<Envelope, any> }, seed: number): SimRunResult {
@@ -104,6 +116,8 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
   const clientRng = root.fork();
   const coreSeedRng = root.fork();
   const hostRng = root.fork();
+  // Forked last, so protocols without instance control replay exactly as before it existed.
+  const instanceRng = root.fork();
   const n = cfg.replicas > 0 ? cfg.replicas : faultRng.nextInt(2) === 0 ? 3 : 5;
   const faults: FaultConfig =
     cfg.faults === 'random' ? drawFaults(() => faultRng.nextFloat(), n) : cfg.faults === 'none' ? NO_FAULTS : cfg.faults;
@@ -307,6 +321,26 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
     };
     queue.schedule(jitter(cfg.membershipEvery), reconfigLoop);
   }
+  let instanceChanges = 0;
+  const scheduleInstanceChanges = (): void => {
+    if (cfg.instanceChangeEvery <= 0 || cfg.instanceChangeMax < 1 || !hosts.some((h) => h.instances() > 0)) return;
+    const every = (): number => Math.max(1, Math.round(cfg.instanceChangeEvery * (0.5 + instanceRng.nextFloat())));
+    const loop = (): void => {
+      if (now >= endFaults) return;
+      const leader = hosts.find((h) => h.alive && h.views().some((v) => v.role === 'leader'));
+      if (leader) {
+        const cur = leader.instances();
+        const n = 1 + instanceRng.nextInt(cfg.instanceChangeMax);
+        if (n !== cur) {
+          const ok = leader.proposeInstances(n);
+          if (ok) instanceChanges++;
+          trace?.(`instances ${cur} -> ${n} via ${leader.id}: ${ok ? 'proposed' : 'refused'}`);
+        }
+      }
+      queue.schedule(now + every(), loop);
+    };
+    queue.schedule(every(), loop);
+  };
   // From the end of the fault phase on: heal, restart, and let pending operations finish.
   queue.schedule(endFaults, () => {
     network.heal();
@@ -316,6 +350,7 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
 
   for (const h of hosts) h.start();
   for (const c of clients) c.start();
+  scheduleInstanceChanges();
 
   let steps = 0;
   let truncated = false;
@@ -339,6 +374,11 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
   }
   if (!checker.failed || cfg.keepGoing) checker.compareLogs(live());
 
+  const protocolCounters: Record<string, number> = {};
+  for (const h of hosts) {
+    if (!h.core) continue;
+    for (const [k, v] of Object.entries(h.core.stats().counters)) protocolCounters[k] = (protocolCounters[k] ?? 0) + v;
+  }
   const ops = history.operations();
   const lin = checkKvHistory(ops);
   const unknownOps = ops.filter((o) => o.return === null).length;
@@ -357,11 +397,13 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
     compactions: hosts.reduce((a, h) => a + h.compactions, 0),
     snapshotsInstalled: hosts.reduce((a, h) => a + h.snapshotsInstalled, 0),
     reconfigurations: reconfigs,
+    instanceChanges,
     steps,
     truncated,
     simulatedMs: now,
     net: { ...network.stats },
     history: cfg.keepHistory ? ops : null,
     trace: traceLines,
+    protocolCounters,
   };
 }

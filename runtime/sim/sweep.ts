@@ -39,6 +39,7 @@ export interface SweepSummary {
   readonly compactions: number;
   readonly snapshots_installed: number;
   readonly reconfigurations: number;
+  readonly instance_changes: number;
   readonly truncated_runs: number;
   readonly failing_seeds: number[];
   readonly violation_kinds: Record<string, number>;
@@ -92,6 +93,7 @@ export function runSweep(o: SweepOptions): SweepSummary {
   let compactions = 0;
   let installs = 0;
   let reconfigs = 0;
+  let instanceChanges = 0;
   let truncated = 0;
   const failing: number[] = [];
   const kinds: Record<string, number> = {};
@@ -112,6 +114,7 @@ export function runSweep(o: SweepOptions): SweepSummary {
     compactions += r.compactions;
     installs += r.snapshotsInstalled;
     reconfigs += r.reconfigurations;
+    instanceChanges += r.instanceChanges;
     if (r.truncated) truncated++;
     o.onRun?.(r);
     if (isFailure(r)) {
@@ -137,6 +140,7 @@ export function runSweep(o: SweepOptions): SweepSummary {
     compactions,
     snapshots_installed: installs,
     reconfigurations: reconfigs,
+    instance_changes: instanceChanges,
     truncated_runs: truncated,
     failing_seeds: failing,
     violation_kinds: kinds,

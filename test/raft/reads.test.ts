@@ -84,11 +84,13 @@ test('ReadIndex: no leader known means an immediate not-leader answer', () => {
   assert.deepEqual(c.reads.get(2), [{ ctx: 1, error: 'not-leader', leader: 0 }]);
 });
 
-test('lease reads (opt-in): the leader answers at once, without a heartbeat round', () => {
+test('lease reads (opt-in): once a heartbeat round is acknowledged, the leader answers at once', () => {
   const c = new Cluster([1, 2, 3], { leaseReads: true });
   c.elect(1);
+  c.run(1); // one heartbeat round, acknowledged by both followers
   c.core(1).readIndex(3);
   const rd = c.core(1).ready();
   assert.deepEqual(rd.readStates, [{ ctx: 3, index: 1 }]);
+  assert.equal(rd.sendNow.filter((m) => m.type === MsgType.Heartbeat).length, 0, 'no confirmation round needed');
   assert.throws(() => new Cluster([1], { leaseReads: true, checkQuorum: false }), /requires checkQuorum/);
 });

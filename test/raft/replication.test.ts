@@ -160,3 +160,62 @@ test('proposals: oversized entries are refused, and a busy leader sheds load', (
   const r = c.propose(1, '0');
   assert.equal(!r.ok && r.error, 'busy');
 });
+
+test('stale rejections: a follower that lost acknowledged entries gets one probe per heartbeat, not a storm', () => {
+  // Only a host that breaks the persistence contract can lose acknowledged entries (the simulator's
+  // send-before-persist). Before the fix the leader answered every such rejection with the same
+  // append at once, and duplication multiplied the ping-pong chains.
+  const c = new Cluster([1, 2, 3]);
+  c.elect(1);
+  for (const x of ['a', 'b', 'c']) c.propose(1, x);
+  c.stabilize();
+  assert.equal(c.view(2).lastIndex, 4);
+  // Node 2's "disk" lost the last two entries it acknowledged.
+  c.crash(2);
+  const st = c.stores.get(2)!;
+  st.entries = st.entries.filter((e) => e.index <= 2);
+  st.hard = { ...st.hard, commit: Math.min(st.hard.commit, 2) };
+  c.restart(2);
+  c.propose(1, 'd');
+  let appendsTo2 = 0;
+  let maxPerTick = 0;
+  for (let t = 0; t < 20; t++) {
+    c.tickAll();
+    let thisTick = 0;
+    for (let round = 0; round < 100; round++) {
+      for (const id of c.ids()) while (c.core(id).hasReady()) c.handle(id, c.core(id).ready());
+      // Duplicate every rejection, as a lossy network may.
+      const rejects = c.network.filter((m) => m.type === MsgType.AppResp && m.reject);
+      c.network.push(...rejects);
+      thisTick += c.network.filter((m) => m.type === MsgType.App && m.to === 2).length;
+      if (c.network.length === 0) break;
+      c.deliver();
+    }
+    assert.equal(c.network.length, 0, `tick ${t}: still exchanging messages after 100 rounds (a storm)`);
+    appendsTo2 += thisTick;
+    if (t > 0) maxPerTick = Math.max(maxPerTick, thisTick); // tick 0 still carries the new entry's own round trips
+  }
+  assert.ok(maxPerTick <= 2, `at most a couple of appends per heartbeat, saw ${maxPerTick}`);
+  assert.ok(c.core(1).stats().counters.staleAppendRejects! >= 20, 'the stale rejections were counted');
+  assert.ok(appendsTo2 >= 20, 'the leader keeps probing once per heartbeat');
+  // The healthy majority keeps committing.
+  assert.deepEqual(c.commands(3), ['a', 'b', 'c', 'd']);
+});
+
+test('persistence: a single voter that elects itself sends nothing stamped with the new term before it is durable', () => {
+  // One voter and one learner: the voter wins its election within one step, so the Ready that
+  // raises its term also carries its first AppendEntries to the learner.
+  const c = new Cluster([1], { preVote: false }, { learners: [2] });
+  c.core(1).campaign();
+  const rd = c.core(1).ready();
+  assert.equal(c.view(1).role, 'leader');
+  assert.equal(rd.writes[0]!.hardState!.term, c.view(1).term, 'the new term is written');
+  assert.equal(rd.sendNow.length, 0, 'nothing may leave before the term is durable');
+  assert.ok(rd.sendAfterPersist.some(isApp(2)), 'the appends wait for the fsync');
+  c.handle(1, rd);
+  c.stabilize();
+  c.propose(1, 'x');
+  c.stabilize();
+  assert.deepEqual(c.commands(2), ['x'], 'the learner still catches up');
+  c.checkSafety();
+});

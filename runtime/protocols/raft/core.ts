@@ -25,7 +25,7 @@ import { RaftLog } from './log.js';
 import { applyChange, decodeMembership, encodeMembership, isValidNodeId, membershipProblem } from './membership.js';
 import { CAMPAIGN_TRANSFER, EMPTY_ENTRIES, MsgType, makeMessage } from './messages.js';
 import type { RaftMessage, SnapshotChunk } from './messages.js';
-import { resolveRaftOptions } from './options.js';
+import { leaseTicks, resolveRaftOptions } from './options.js';
 import type { RaftOptions } from './options.js';
 import { Progress, ProgressState } from './progress.js';
 import { checkMessage } from './validate.js';
@@ -67,6 +67,7 @@ const COUNTERS = [
   'transfersAborted',
   'timeoutNowSent',
   'appendRejects',
+  'staleAppendRejects',
   'snapshotsSent',
   'snapshotChunksSent',
   'snapshotResends',
@@ -78,6 +79,9 @@ const COUNTERS = [
   'readsForwarded',
   'readsDropped',
   'staleReadResponses',
+  'leaseReadsServed',
+  'leaseReadsFallback',
+  'votesRefusedInLease',
   'ignoredLate',
   'leaderRemovedStepDowns',
   'internalErrors',
@@ -97,6 +101,9 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   private readonly bugCommitWithoutQuorum: boolean;
   private readonly bugVoteTwice: boolean;
   private readonly bugReadWithoutReadIndex: boolean;
+  private readonly bugLeaseUntilStepDown: boolean;
+  /** Lease reads: ticks a confirmed lease lasts (options.leaseTicks); 0 when lease reads are off. */
+  private readonly leaseTicks: number;
 
   // Persistent state (with the log).
   private term = 0;
@@ -143,6 +150,17 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   private readBcastNeeded = false;
   private readonly forwardedReads = new Set<number>();
 
+  // Lease reads (docs/raft.md, "Lease reads"). Follower side: for this many more ticks this replica
+  // keeps its promise to a leader it heard from (or, after a restart, to any leader it may have
+  // acknowledged before the crash) to vote for nobody but a transfer target.
+  private voteHold = 0;
+  // Leader side: ticks since becoming leader; leaseRing[t % leaseTicks] holds the first read-round
+  // sequence number issued at or after leader tick t, for the last leaseTicks ticks.
+  private leaderTicks = 0;
+  private readonly leaseRing: Float64Array;
+  /** Set once this term's leader has sent TimeoutNow: its target may win without our lease expiring. */
+  private leaseRevoked = false;
+
   // Outputs accumulated for the next Ready.
   private msgsNow: RaftMessage[] = [];
   private msgsAfter: RaftMessage[] = [];
@@ -177,12 +195,18 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     this.bugCommitWithoutQuorum = bugs.includes('commit-without-quorum');
     this.bugVoteTwice = bugs.includes('vote-twice');
     this.bugReadWithoutReadIndex = bugs.includes('read-without-readindex');
+    this.bugLeaseUntilStepDown = bugs.includes('lease-until-step-down');
+    this.leaseTicks = this.o.leaseReads ? leaseTicks(this.o) : 0;
+    this.leaseRing = new Float64Array(this.leaseTicks);
     this.counters = Object.fromEntries(COUNTERS.map((k) => [k, 0])) as Record<Counter, number>;
 
     this.baseMembership = init.membership;
     this.membership = init.membership;
     const durable = init.durable.find((d) => d.group === this.group);
     if (durable) this.restoreDurable(durable);
+    // A restarted replica has forgotten when it last heard from a leader. If it ever had a term it
+    // may have acknowledged a lease-confirming round just before the crash: keep the promise.
+    if (this.leaseTicks > 0 && this.term > 0) this.voteHold = this.o.electionTicks;
     this.setMembership(this.configs.length > 0 ? this.configs[this.configs.length - 1]!.membership : this.baseMembership);
     this.resetRandomizedElectionTimeout();
     this.view = this.makeView();
@@ -241,6 +265,7 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   }
 
   tick(): void {
+    if (this.voteHold > 0) this.voteHold--;
     if (this.state === StateType.Leader) this.tickLeader();
     else this.tickElection();
   }
@@ -257,6 +282,20 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     if (!this.o.forwardProposals) return { ok: false, error: 'not-leader', leader: this.lead };
     this.pendingForward.push({ index: 0, term: 0, type: EntryType.Normal, data });
     return { ok: true };
+  }
+
+  /**
+   * Leader only, never forwarded: append a protocol-internal entry of type Noop or Skip. Multi-Raft
+   * uses it for its progress no-ops, skip records and sequencer control records, which must not be
+   * mistaken for client commands (Normal entries carry opaque client bytes).
+   */
+  proposeEntry(type: EntryType, data: Uint8Array): ProposeResult {
+    if (type !== EntryType.Noop && type !== EntryType.Skip) throw new Error(`raft: proposeEntry accepts Noop or Skip entries, not type ${String(type)}`);
+    if (data.length > this.o.maxEntryBytes) return { ok: false, error: 'too-large', leader: this.lead };
+    if (this.state !== StateType.Leader) return { ok: false, error: this.lead === NONE ? 'no-leader' : 'not-leader', leader: this.lead };
+    if (this.leadTransferee !== NONE) return { ok: false, error: 'transferring', leader: this.id };
+    const e = this.appendEntry(type, data);
+    return { ok: true, index: e.index };
   }
 
   readIndex(ctx: number): void {
@@ -276,8 +315,16 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     }
   }
 
-  /** Starts an election now (as if the election timeout fired), skipping the timer. */
+  /**
+   * Starts an election now (as if the election timeout fired), skipping the timer. With lease reads
+   * on, a replica that heard from a leader within electionTicks ignores it: campaigning would break
+   * the promise that leader's lease rests on.
+   */
   campaign(): void {
+    if (this.voteHold > 0) {
+      this.counters.votesRefusedInLease++;
+      return;
+    }
     this.hup(false);
   }
 
@@ -376,8 +423,10 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     const log = this.log;
     let hard: HardState | null = null;
     let mustSync = false;
+    let termOrVoteChanged = false;
     if (this.hardStateChanged()) {
-      mustSync = this.term !== this.handedHard.term || this.vote !== this.handedHard.vote;
+      termOrVoteChanged = this.term !== this.handedHard.term || this.vote !== this.handedHard.vote;
+      mustSync = termOrVoteChanged;
       hard = { term: this.term, vote: this.vote, commit: log.committed };
       this.handedHard = hard;
     }
@@ -409,11 +458,20 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     const committed = log.nextCommitted();
     if (committed.length > 0) log.applying = committed[committed.length - 1]!.index;
     this.rdApplying = log.applying;
-    const sendNow = this.msgsNow.length > 0 ? this.msgsNow : EMPTY;
-    const sendAfterPersist = this.msgsAfter.length > 0 ? this.msgsAfter : EMPTY;
+    let sendNow = this.msgsNow.length > 0 ? this.msgsNow : EMPTY;
+    let sendAfterPersist = this.msgsAfter.length > 0 ? this.msgsAfter : EMPTY;
+    if (termOrVoteChanged && sendNow !== EMPTY) {
+      // Nothing stamped with a term may leave before that term (and our vote in it) is durable.
+      // A multi-voter leader's term is durable before it wins (its vote requests wait for the
+      // fsync), but a single voter elects itself within one step: were its appends sent at once,
+      // a crash could restart it in the old term, re-elect it in the same term and let it append
+      // different entries at the same index and term.
+      sendAfterPersist = sendAfterPersist === EMPTY ? sendNow : [...sendNow, ...sendAfterPersist];
+      sendNow = EMPTY;
+    }
     const readStates = this.readStates.length > 0 ? this.readStates : EMPTY;
-    if (sendNow !== EMPTY) this.msgsNow = [];
-    if (sendAfterPersist !== EMPTY) this.msgsAfter = [];
+    if (this.msgsNow.length > 0) this.msgsNow = [];
+    if (this.msgsAfter.length > 0) this.msgsAfter = [];
     if (readStates !== EMPTY) this.readStates = [];
     const rd: Ready<RaftMessage> = { writes, mustSync, sendNow, sendAfterPersist, committed, readStates };
     this.outstanding = rd;
@@ -475,7 +533,7 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     if (m.term > this.term) {
       if (t === MsgType.Vote || t === MsgType.PreVote) {
         const force = m.ctx === CAMPAIGN_TRANSFER;
-        const inLease = this.o.checkQuorum && this.lead !== NONE && this.electionElapsed < this.o.electionTicks;
+        const inLease = this.o.checkQuorum && ((this.lead !== NONE && this.electionElapsed < this.o.electionTicks) || this.voteHold > 0);
         if (!force && inLease) {
           // We heard from a leader recently: a disruptive (e.g. rejoining) candidate is ignored.
           this.counters.votesIgnoredInLease++;
@@ -537,6 +595,13 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   private handleVoteRequest(m: RaftMessage): void {
     const pre = m.type === MsgType.PreVote;
     let canVote = this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (pre && m.term > this.term);
+    if (canVote && this.voteHold > 0 && this.vote !== m.from && m.ctx !== CAMPAIGN_TRANSFER) {
+      // Lease mode: this replica may have confirmed a leader's lease within electionTicks. Reaching
+      // the candidate's term by some other message (a late answer carrying a newer term, say) does
+      // not release that promise.
+      this.counters.votesRefusedInLease++;
+      canVote = false;
+    }
     // BUG (injected): grant a vote even if this replica already voted for someone else this term.
     if (!pre && this.bugVoteTwice) canVote = true;
     const log = this.log;
@@ -648,6 +713,7 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   // ---------------------------------------------------------------- follower side of replication
 
   private handleAppend(m: RaftMessage): void {
+    if (this.leaseTicks > 0) this.voteHold = this.o.electionTicks;
     const log = this.log;
     if (m.index < log.committed) {
       this.sendAfter(this.msg(MsgType.AppResp, m.from, this.term, log.committed, 0, false, 0, 0));
@@ -708,12 +774,14 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   }
 
   private handleHeartbeat(m: RaftMessage): void {
+    if (this.leaseTicks > 0) this.voteHold = this.o.electionTicks;
     // The leader sends min(our match, its commit), so this never commits an unverified entry.
     if (m.commit <= this.log.lastIndex()) this.log.commitTo(m.commit);
     this.sendNow(this.msg(MsgType.HeartbeatResp, m.from, this.term, 0, 0, false, 0, m.ctx));
   }
 
   private handleSnapshotChunk(m: RaftMessage): void {
+    if (this.leaseTicks > 0) this.voteHold = this.o.electionTicks;
     const c = m.snapshot!;
     const meta = c.meta;
     const log = this.log;
@@ -772,6 +840,11 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
       if (pr.maybeDecrTo(m.index, nextProbe)) {
         if (pr.state === ProgressState.Replicate) pr.becomeProbe();
         this.needAppendScan = true;
+      } else {
+        // Stale (duplicated, reordered, or from a follower that lost acknowledged entries, which
+        // only a host breaking the persistence contract can cause): answering it with the same
+        // append again would ping-pong without end.
+        this.counters.staleAppendRejects++;
       }
       return;
     }
@@ -1025,6 +1098,9 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    // The target campaigns at once and voters ignore their promises for it (CAMPAIGN_TRANSFER), so
+    // no lease of this term is safe any more, even if the transfer is aborted: TimeoutNow may arrive late.
+    this.leaseRevoked = true;
     this.counters.timeoutNowSent++;
     this.sendNow(this.msg(MsgType.TimeoutNow, to, this.term, 0, 0, false, 0, 0));
   }
@@ -1047,15 +1123,39 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
       this.queuedReads.push({ ctx, from });
       return;
     }
-    if ((this.voterIds.length === 1 && this.selfVoter) || this.o.leaseReads) {
+    if (this.voterIds.length === 1 && this.selfVoter) {
       this.answerRead(ctx, from, log.committed);
       return;
+    }
+    if (this.leaseTicks > 0) {
+      // BUG (injected): the lease as it was before it was anchored at acknowledged rounds: it lasts
+      // for as long as this replica is leader, i.e. until check-quorum deposes it.
+      if (this.bugLeaseUntilStepDown || this.leaseHeld()) {
+        this.counters.leaseReadsServed++;
+        this.answerRead(ctx, from, log.committed);
+        return;
+      }
+      // Lease expired (or revoked): confirm with a heartbeat round, which also renews the lease.
+      this.counters.leaseReadsFallback++;
     }
     this.pendingReads.push({ ctx, from, index: log.committed, seq: this.readSeqNext });
     this.readBcastNeeded = true;
   }
 
-  private releaseConfirmedReads(): void {
+  /**
+   * Whether a quorum of voters acknowledged a heartbeat round sent within the last leaseTicks leader
+   * ticks (this tick included). Only acknowledgements extend it; see leaseTicks in options.ts.
+   */
+  private leaseHeld(): boolean {
+    if (this.leaseRevoked) return false;
+    const n = this.leaseTicks;
+    const oldest = this.leaderTicks - n + 1;
+    const firstSeq = oldest <= 0 ? 1 : this.leaseRing[oldest % n]!;
+    return this.quorumAckedSeq() >= firstSeq;
+  }
+
+  /** The highest read-round sequence number acknowledged by a quorum of voters (the leader by sending it). */
+  private quorumAckedSeq(): number {
     const v = this.voterIds;
     const n = v.length;
     const a = this.scratch;
@@ -1070,7 +1170,11 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
       }
       a[j] = x;
     }
-    const confirmed = n > 0 ? a[quorum(n) - 1]! : 0;
+    return n > 0 ? a[quorum(n) - 1]! : 0;
+  }
+
+  private releaseConfirmedReads(): void {
+    const confirmed = this.quorumAckedSeq();
     const q = this.pendingReads;
     while (this.pendingHead < q.length && q[this.pendingHead]!.seq <= confirmed) {
       const r = q[this.pendingHead++]!;
@@ -1138,6 +1242,8 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
   }
 
   private tickLeader(): void {
+    this.leaderTicks++;
+    if (this.leaseTicks > 0) this.leaseRing[this.leaderTicks % this.leaseTicks] = this.readSeqNext;
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.o.electionTicks) {
@@ -1154,6 +1260,9 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     }
     if (this.heartbeatElapsed >= this.o.heartbeatTicks) {
       this.heartbeatElapsed = 0;
+      // Every heartbeat is a new confirmation round: it renews the lease and confirms pending reads.
+      this.readBcastNeeded = false;
+      this.readSeqSent = this.readSeqNext++;
       this.bcastHeartbeat(this.readSeqSent);
       this.checkSnapshotStalls();
     }
@@ -1292,6 +1401,9 @@ export class RaftCore implements ProtocolCore<RaftMessage> {
     this.readSeqNext = 1;
     this.readSeqSent = 0;
     this.readBcastNeeded = false;
+    this.leaderTicks = 0;
+    this.leaseRevoked = false;
+    if (this.leaseTicks > 0) this.leaseRing[0] = this.readSeqNext;
     this.counters.leaderElected++;
     const last = this.log.lastIndex();
     this.prs = [];

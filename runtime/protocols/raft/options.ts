@@ -1,7 +1,7 @@
 // Options of the Raft core, their defaults and validation. docs/raft.md explains each one.
 
 /** Deliberately broken variants, for proving that the simulator's checks can fail. */
-export const RAFT_BUGS = ['commit-without-quorum', 'vote-twice', 'read-without-readindex'] as const;
+export const RAFT_BUGS = ['commit-without-quorum', 'vote-twice', 'read-without-readindex', 'lease-until-step-down'] as const;
 export type RaftBug = (typeof RAFT_BUGS)[number];
 
 export interface RaftOptions {
@@ -20,6 +20,11 @@ export interface RaftOptions {
   forwardReads: boolean;
   /** Serve reads from the leader's lease instead of a heartbeat round (needs checkQuorum). */
   leaseReads: boolean;
+  /**
+   * Lease reads: bound on clock drift, as a fraction of the nominal tick period. Every replica's
+   * tick period (as the core sees ticks) lies in [p(1-d), p(1+d)]; see leaseTicks and docs/raft.md.
+   */
+  maxClockDrift: number;
   /** Batching: at most this many entries per AppendEntries. */
   maxEntriesPerMsg: number;
   /** Batching: at most this many payload bytes per AppendEntries (one larger entry still goes alone). */
@@ -57,6 +62,7 @@ export const DEFAULT_RAFT_OPTIONS: Readonly<RaftOptions> = Object.freeze({
   forwardProposals: true,
   forwardReads: true,
   leaseReads: false,
+  maxClockDrift: 0.3,
   maxEntriesPerMsg: 4096,
   maxBytesPerMsg: 1 << 20,
   maxInflightMsgs: 256,
@@ -106,8 +112,16 @@ export function resolveRaftOptions(partial: Partial<RaftOptions> | undefined): R
   for (const k of ['preVote', 'checkQuorum', 'forwardProposals', 'forwardReads', 'leaseReads'] as const) {
     if (typeof o[k] !== 'boolean') throw new Error(`raft option ${k}: expected a boolean, got ${JSON.stringify(o[k])}`);
   }
+  if (typeof o.maxClockDrift !== 'number' || !Number.isFinite(o.maxClockDrift) || o.maxClockDrift < 0 || o.maxClockDrift >= 1) {
+    throw new Error(`raft option maxClockDrift: expected a number in [0, 1), got ${JSON.stringify(o.maxClockDrift)}`);
+  }
   if (o.leaseReads && !o.checkQuorum) {
     throw new Error('raft option leaseReads: requires checkQuorum (the lease is only safe if a leader steps down in time)');
+  }
+  if (o.leaseReads && leaseTicks(o) < 1) {
+    throw new Error(
+      `raft option leaseReads: with electionTicks ${o.electionTicks} and maxClockDrift ${o.maxClockDrift} the lease would last no tick; raise electionTicks or lower maxClockDrift`,
+    );
   }
   if (!Array.isArray(o.bugs)) throw new Error('raft option bugs: expected an array of bug names');
   for (const b of o.bugs) {
@@ -115,5 +129,25 @@ export function resolveRaftOptions(partial: Partial<RaftOptions> | undefined): R
       throw new Error(`raft option bugs: unknown bug ${JSON.stringify(b)} (known: ${RAFT_BUGS.join(', ')})`);
     }
   }
+  if (o.bugs.includes('lease-until-step-down') && !o.leaseReads) {
+    throw new Error('raft option bugs: lease-until-step-down breaks lease reads, so it needs leaseReads: true');
+  }
   return o;
+}
+
+/**
+ * How many consecutive leader ticks a lease lasts, counting the tick in which the confirming
+ * heartbeat round was sent: a round sent at leader tick s and acknowledged by a quorum lets the
+ * leader serve reads while its tick count is at most s + leaseTicks - 1.
+ *
+ * A voter that receives the round resets its lease clock and grants no vote (other than to a
+ * leadership-transfer target) for electionTicks of its own ticks, i.e. for more than
+ * (electionTicks - 1) * p_f of real time; electionTicks is also the lower end of the randomized
+ * election timeout, so it is the shortest time any follower honours. The leader at tick count c has
+ * spent less than (c - s + 1) * p_l since sending. With p_l <= p(1+d) and p_f >= p(1-d), reads are
+ * safe while (c - s + 1) <= (electionTicks - 1)(1-d)/(1+d).
+ */
+export function leaseTicks(o: Pick<RaftOptions, 'electionTicks' | 'maxClockDrift'>): number {
+  // The small epsilon keeps exact quotients (e.g. drift 0) from rounding down a whole tick.
+  return Math.floor(((o.electionTicks - 1) * (1 - o.maxClockDrift)) / (1 + o.maxClockDrift) + 1e-9);
 }

@@ -146,10 +146,15 @@ export class Progress {
     return updated;
   }
 
-  /** A rejection of prev index `rejected` with the follower's hint; false if stale. */
+  /**
+   * A rejection of prev index `rejected` with the follower's hint; false if stale. Stale means: at or
+   * below the match index (a follower never loses what it acknowledged as durable), or not for an
+   * append this progress sent (replicate: prev index below next; probe: exactly next-1), as in etcd.
+   */
   maybeDecrTo(rejected: number, matchHint: number): boolean {
+    if (rejected <= this.match) return false;
     if (this.state === ProgressState.Replicate) {
-      if (rejected <= this.match) return false;
+      if (rejected >= this.next) return false;
       this.next = this.match + 1;
       return true;
     }

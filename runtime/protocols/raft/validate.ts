@@ -60,7 +60,7 @@ function checkAppend(m: RaftMessage, lim: ValidationLimits): RejectReason | null
     if (!(e.data instanceof Uint8Array)) return 'malformed';
     if (e.data.length > lim.maxEntryBytes) return 'oversized-entry';
     const ty = e.type;
-    if (ty !== EntryType.Normal && ty !== EntryType.Noop) {
+    if (ty !== EntryType.Normal && ty !== EntryType.Noop && ty !== EntryType.Skip) {
       if (ty !== EntryType.Config) return 'malformed';
       if (configProblem(e.data)) return 'malformed';
     }
