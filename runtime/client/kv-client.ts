@@ -104,7 +104,8 @@ export class KvClient {
   private home = 0;
   private window = 64;
   private readonly sessions: SessionSlot[] = [];
-  private opening: Promise<void> | null = null;
+  /** Sessions being opened right now (several at once when many writes wait). */
+  private opening = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private closed = false;
   private nonce = Math.floor(Math.random() * 2 ** 40) + 1;
@@ -251,12 +252,16 @@ export class KvClient {
       for (const slot of this.sessions) {
         if (!slot.dead && slot.s.canSend()) return { slot, ...slot.s.next(body) };
       }
-      if (this.sessions.length < max && this.opening === null) {
-        this.opening = this.openSession(deadline).finally(() => {
-          this.opening = null;
+      // Open another session when the ones being opened will not be enough for the writes waiting
+      // (each admits `window`). The writer that opens it waits for it, so an error reaches it.
+      if (this.sessions.length + this.opening < max && this.opening * this.window <= this.slotWaiters.length) {
+        this.opening++;
+        try {
+          await this.openSession(deadline);
+        } finally {
+          this.opening--;
           for (const w of this.slotWaiters.splice(0)) w();
-        });
-        await this.opening;
+        }
         continue;
       }
       if (Date.now() >= deadline) throw new KvError('timeout', 'no session slot became free before the deadline (too many writes outstanding)');
