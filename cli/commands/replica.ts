@@ -17,7 +17,8 @@ export function register(program: Command): void {
         return;
       }
       const { default: pino } = await import('pino');
-      const log = pino({ level: cfg.log.level, base: { replica: cfg.id } }, pino.destination({ fd: 2, sync: false }));
+      // Synchronous: logging is off the hot path, and a crashed replica must not lose its last lines.
+      const log = pino({ level: cfg.log.level, base: { replica: cfg.id } }, pino.destination({ fd: 2, sync: true }));
       const { startReplica } = await import('../../runtime/replica/replica.js');
       let replica;
       try {

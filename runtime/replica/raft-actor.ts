@@ -107,8 +107,7 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
     durableIndex = d ? (d.entries.length > 0 ? d.entries[d.entries.length - 1]!.index : (d.snapshot?.meta.index ?? 0)) : 0;
     ctx.setTimer('tick', args.tickMs, { t: 'tick' }, { repeat: true });
     // A snapshot found on disk is the service's starting point, before any committed entry.
-    const snap = durable.find((d) => d.group === args.group)?.snapshot;
-    if (snap) sendSeq({ t: 'restore', group: args.group, index: snap.meta.index, data: snap.data });
+    if (d?.snapshot) sendSeq({ t: 'restore', group: args.group, index: d.snapshot.meta.index, data: d.snapshot.data });
   }
 
   function sendSeq(m: SequencerIn): void {
@@ -160,6 +159,9 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
 
   function pump(): void {
     pumpQueued = false;
+    // Leadership can change while a Ready is outstanding (a higher term, check-quorum): the
+    // clients of batches in doubt hear of it now, not after the write.
+    noteLeadership();
     if (outstanding !== null || !core.hasReady()) return;
     counters.readyLoops++;
     const rd = core.ready();
