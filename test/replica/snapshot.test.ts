@@ -16,7 +16,10 @@ async function killWhenSnapFile(c: TestCluster, id: number, pattern: RegExp, tim
   let seen: string | null = null;
   const hit = new Promise<void>((resolve) => {
     const w = fs.watch(snapDir, (_ev, name) => {
-      if (seen === null && name && pattern.test(name)) {
+      // Only the image of a snapshot received from the leader (logged before it is written, with
+      // synchronous logging), not one of the follower's own.
+      const installing = () => fs.readFileSync(r.log, 'utf8').slice(logStart).includes('installing a snapshot received from the leader');
+      if (seen === null && name && pattern.test(name) && installing()) {
         seen = name;
         c.procs.get(id)?.kill('SIGKILL');
         w.close();
