@@ -9,7 +9,7 @@ import { randomInt } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ActorRuntime, actorKind, mountControlApi, readTokenFile } from '../actors/index.js';
 import type { ActorRuntime as Runtime } from '../actors/index.js';
-import { ClientPortServer, PeerTransport, limitsForInflight, readSecretFile, type NetLogger } from '../net/index.js';
+import { ClientPortServer, DEFAULT_LIMITS, PeerTransport, readSecretFile, type NetLogger, type TransportLimits } from '../net/index.js';
 import type { Membership, NodeId } from '../protocols/api.js';
 import { LogStore, type LogStoreOptions } from '../storage/index.js';
 import { requestCodec, responseCodec, type ClientRequest, type ClientResponse } from '../client/protocol.js';
@@ -44,6 +44,8 @@ export interface ReplicaStatus {
   readonly client: ClientActorHandle['stats'];
   readonly peer: PeerActorHandle['stats'];
   readonly storage: ReturnType<LogStore['stats']>;
+  readonly transport: ReturnType<PeerTransport<PeerEnvelope>['stats']>;
+  readonly memory: NodeJS.MemoryUsage;
   readonly uptimeMs: number;
 }
 
@@ -61,6 +63,15 @@ export interface Replica {
 
 const HERE = import.meta.url;
 const kind = (file: string, exp: string) => actorKind(new URL(file, HERE), exp);
+
+function peerLimits(cfg: ReplicaConfig): Partial<TransportLimits> {
+  const window = cfg.raft.maxInflightBytes > 0 ? cfg.raft.maxInflightBytes : cfg.raft.maxInflightMsgs * cfg.raft.maxBytesPerMsg;
+  // The largest frame: one entry of maxEntryBytes alone in an AppendEntries, or a snapshot chunk.
+  const maxFrameBytes = Math.max(DEFAULT_LIMITS.maxFrameBytes, cfg.raft.maxEntryBytes + (64 << 10), cfg.raft.snapshotChunkBytes + (64 << 10));
+  // Congestion at half a window: a follower that stops reading stops getting appends before the
+  // core's own window is exhausted, so what waits in memory for it is about half a window.
+  return { maxFrameBytes, congestionBytes: Math.max(1 << 20, window >>> 1), maxQueueBytes: Math.max(2 * window, maxFrameBytes + 64) };
+}
 
 export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Promise<Replica> {
   const t0 = Date.now();
@@ -150,9 +161,10 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
     listen: cfg.listen.peer ?? self.peer,
     onMessage: (m) => peer.handle.onMessage(m),
     onCongestion: (p, c) => peer.handle.onCongestion(p, c),
-    // Raft's in-flight window per follower bounds what can be queued: a well-behaved leader
-    // never hits the hard bound (docs/net.md, "Backpressure").
-    limits: limitsForInflight(cfg.raft.maxInflightMsgs, Math.max(cfg.raft.maxBytesPerMsg, 1 << 16)),
+    // Raft's in-flight window per follower (maxInflightBytes of unacknowledged appends) bounds
+    // what can be queued for a peer; the hard bound is two windows (docs/net.md, "Backpressure"),
+    // so a well-behaved leader never drops.
+    limits: peerLimits(cfg),
     log,
   });
   peer.handle.attach(transport);
@@ -192,6 +204,8 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
       client: client.handle.stats,
       peer: peer.handle.stats,
       storage: store.stats(),
+      transport: transport.stats(),
+      memory: process.memoryUsage(),
       uptimeMs: Date.now() - t0,
     };
   };
