@@ -6,9 +6,11 @@
 //   const { entry } = await kv.get('k', { consistency: 'stale' });
 //   await kv.close();
 //
-// - Any list of replicas: it asks one for the leader and talks to the leader; a redirect (not the
-//   leader) or a "retry" (leader changed, no leader yet) moves it on; a dead connection makes it
-//   try the next replica, with a short backoff, until the operation's deadline.
+// - Any list of replicas: writes and linearizable reads go to the leader (learned from the first
+//   replica that answers); a redirect (not the leader) or a "retry" (leader changed, no leader yet)
+//   moves the client on; a dead connection makes it try the next replica, with a short backoff,
+//   until the operation's deadline. Stale reads and info go to the first endpoint that answers,
+//   so a client can read from a replica of its choice.
 // - Pipelining: every operation is an independent request on one connection per replica; any
 //   number may be outstanding (the server batches what arrives together into one log entry).
 // - Exactly-once writes: writes go through client sessions (runtime/service ClientSession). A
