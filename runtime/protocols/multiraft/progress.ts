@@ -51,6 +51,16 @@ export interface SkipDecision {
   readonly count: number;
 }
 
+/** A SkipPacer as plain data, to move it between threads. */
+export interface SkipPacerState {
+  readonly interval: number;
+  readonly left: number;
+  readonly rateEst: number | null;
+  readonly committed: [number, number][];
+  readonly startIndex: [number, number][];
+  readonly lastLambda: number;
+}
+
 /**
  * Rate-based skipping. The host feeds it the committed non-skip slots of every instance as they
  * arrive (onCommitted), ticks it, and at the end of each interval asks for a plan given the local
@@ -70,6 +80,21 @@ export class SkipPacer {
   constructor(private readonly o: SkipPacerOptions) {
     this.interval = o.intervalTicks;
     this.left = o.intervalTicks;
+  }
+
+  exportState(): SkipPacerState {
+    return { interval: this.interval, left: this.left, rateEst: this.rateEst, committed: [...this.committed], startIndex: [...this.startIndex], lastLambda: this.lastLambda };
+  }
+
+  static fromState(o: SkipPacerOptions, s: SkipPacerState): SkipPacer {
+    const p = new SkipPacer(o);
+    p.interval = s.interval;
+    p.left = s.left;
+    p.rateEst = s.rateEst;
+    for (const [k, v] of s.committed) p.committed.set(k, v);
+    for (const [k, v] of s.startIndex) p.startIndex.set(k, v);
+    p.lastLambda = s.lastLambda;
+    return p;
   }
 
   onCommitted(group: number, slots: number): void {

@@ -80,6 +80,15 @@ export interface SequencerOptions {
 
 export type ReadStatus = 'ready' | 'wait' | 'reroute';
 
+/** A sequencer as plain data (structured-cloneable): what moves when its host moves threads. */
+export interface SequencerExport {
+  readonly state: MergeState;
+  readonly buffers: ({ readonly ents: readonly Entry[]; readonly slots: number } | undefined)[];
+  readonly counters: SequencerCounters;
+  readonly checkpoints: readonly MergeState[];
+  readonly lastCheckpointQ: number;
+}
+
 /** What an instance's leader may have to propose for the merge to go on. */
 export type AwaitedRecord = Extract<ControlRecord, { kind: 'seal' | 'join' }>;
 
@@ -114,6 +123,34 @@ export class Sequencer {
     this.s = cloneState(initial);
     for (let g = 0; g < this.s.cursors.length; g++) if (this.s.cursors[g]) this.bufs[g] = new Buffer();
     this.checkpoint();
+  }
+
+  /** Everything needed to continue exactly from here elsewhere (fromExport). */
+  exportState(): SequencerExport {
+    return {
+      state: cloneState(this.s),
+      buffers: this.bufs.map((b) => (b ? { ents: b.ents.slice(b.head), slots: b.slots } : undefined)),
+      counters: { ...this.counters },
+      checkpoints: this.checkpoints.map(cloneState),
+      lastCheckpointQ: this.lastCheckpointQ,
+    };
+  }
+
+  /** A sequencer continuing from an export (the listener is not called for existing instances). */
+  static fromExport(x: SequencerExport, o: SequencerOptions, listener: SequencerListener, maxCheckpoints = 64): Sequencer {
+    const seq = new Sequencer(x.state, o, listener, maxCheckpoints);
+    seq.bufs = [];
+    x.buffers.forEach((b, g) => {
+      if (!b) return;
+      const buf = new Buffer();
+      buf.ents = b.ents.slice();
+      buf.slots = b.slots;
+      seq.bufs[g] = buf;
+    });
+    Object.assign(seq.counters, x.counters);
+    seq.checkpoints = x.checkpoints.map(cloneState);
+    seq.lastCheckpointQ = x.lastCheckpointQ;
+    return seq;
   }
 
   // ------------------------------------------------------------------ queries
