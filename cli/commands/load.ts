@@ -4,7 +4,8 @@ import { ConfigError } from '../../runtime/common/config-error.js';
 
 interface LoadCliOptions {
   profile: string;
-  target: string;
+  target?: string;
+  dir?: string;
   rateScale?: string;
   duration?: string;
   targetRate?: string;
@@ -35,7 +36,8 @@ export function register(program: Command): void {
     .command('load')
     .description('drive a target with a workload profile (open loop, Poisson arrivals); prints the summary as JSON')
     .requiredOption('--profile <file>', 'profile YAML, or the name of a shipped one (diurnal, step, spike, ycsb-a .. ycsb-f)')
-    .requiredOption('--target <url>', 'etcd://HOST:PORT[,...] or verdant://HOST:PORT[,...] (null:// measures the generator alone)')
+    .option('--target <url>', 'etcd://HOST:PORT[,...] or verdant://HOST:PORT[,...] (null:// measures the generator alone)')
+    .option('--dir <dir>', 'a local verdant cluster directory (from `verdant cluster up`): its endpoints and client token, instead of --target')
     .option('--rate-scale <x>', 'multiply every rate in the profile')
     .option('--duration <s>', 'fit the whole profile into this many seconds (or "90s", "5m")')
     .option('--target-rate <ops>', "replace the profile's target_rate (the base of percentage rates)")
@@ -58,7 +60,22 @@ export function register(program: Command): void {
       const targetRate = positive('--target-rate', o.targetRate);
       const workers = integer('--workers', o.workers, 1, 64);
       const seed = integer('--seed', o.seed, 0, 0xffffffff);
-      const spec = parseTargetUrl(o.target);
+      let targetUrl = o.target;
+      let token = process.env.VERDANT_TOKEN;
+      if (o.dir !== undefined) {
+        if (targetUrl !== undefined) throw new ConfigError('--dir', 'give either --dir or --target, not both');
+        const lc = await import('../../runtime/replica/local-cluster.js');
+        let m;
+        try {
+          m = lc.readManifest(o.dir);
+        } catch (err) {
+          throw new ConfigError('--dir', (err as Error).message);
+        }
+        targetUrl = `verdant://${m.replicas.map((r) => r.client).join(',')}`;
+        token = lc.readToken(m.clientTokenFile);
+      }
+      if (targetUrl === undefined) throw new ConfigError('--target', 'required (or --dir for a local verdant cluster)');
+      const spec = parseTargetUrl(targetUrl);
       const profile = loadProfile(o.profile, {
         ...(rateScale !== undefined ? { rateScale } : {}),
         ...(duration !== undefined ? { duration } : {}),
@@ -67,7 +84,6 @@ export function register(program: Command): void {
       if (workers !== undefined) profile.concurrency.workers = workers;
       if (seed !== undefined) profile.seed = seed;
 
-      let token = process.env.VERDANT_TOKEN;
       if (o.tokenFile !== undefined) {
         const { readFileSync } = await import('node:fs');
         try {

@@ -55,6 +55,15 @@ test('cluster up --detach, kv commands and exit codes, status, cluster down', { 
     assert.equal(refused.code, 1);
     assert.match(refused.err, /bad-token/);
 
+    // A workload profile against the local cluster, found through its directory.
+    const load = verdant(['load', '--profile', 'step', '--dir', dir, '--duration', '2', '--target-rate', '300', '--quiet']);
+    assert.equal(load.code, 0, load.err);
+    const summary = JSON.parse(load.out.trim().split('\n').pop()!) as { target: string; ok: number; errors: number };
+    assert.match(summary.target, /^verdant:\/\/127\.0\.0\.1:\d+,/);
+    assert.ok(summary.ok > 0, 'the profile ran operations');
+    assert.equal(summary.errors, 0);
+    assert.equal(verdant(['load', '--profile', 'step', '--dir', dir, '--target', 'etcd://127.0.0.1:1']).code, 2, '--dir and --target together');
+
     const st = verdant(['status', '--dir', dir, '--json']);
     assert.equal(st.code, 0);
     const rows = JSON.parse(st.out) as { id: number; pid: number; role: string; term: number; commit: number; applied: number; leader: number }[];
