@@ -12,6 +12,12 @@
 // Not the leader: the client is redirected to the leader's client address (never forwarded).
 // Forwarding would double the leader-side work per request and hide the leader from clients that
 // could talk to it directly; a redirect costs one round trip once per leader change.
+//
+// Multi-Raft (options.multiraft): the sequencer tells this actor which open instances this replica
+// leads ('routes'). Each batch goes to the next of them, round-robin (Niagara §3.1: submit to a
+// local leader, balanced across local leaders). A replica that leads none redirects writes to a
+// replica that leads one (round-robin over them). Linearizable reads are served on every replica:
+// the sequencer has a (possibly remote) instance leader confirm a read point (§3.4).
 import type { Actor, ActorContext } from '../actors/index.js';
 import type { ClientSession } from '../net/index.js';
 import type { NodeId, Role } from '../protocols/api.js';
@@ -30,6 +36,8 @@ export interface ClientActorOptions {
   readonly requestTimeoutMs: number;
   /** Largest log entry the consensus core accepts: a command that cannot fit is refused at once. */
   readonly maxEntryBytes: number;
+  /** Multi-Raft routing (see the header). */
+  readonly multiraft?: boolean;
 }
 
 interface Req {
@@ -58,6 +66,8 @@ export interface ClientActorHandle {
   onRequest(session: ClientSession<ClientResponse>, id: number, req: ClientRequest): void;
   readonly stats: ClientActorStats;
   leadership(): { leader: NodeId; term: number; role: Role };
+  /** Multi-Raft routing as last told by the sequencer. */
+  routes(): { local: readonly number[]; leaders: readonly NodeId[]; batchesPerInstance: Record<string, number> };
 }
 
 export function createClientActor(o: ClientActorOptions): { factory: (ctx: ActorContext) => Actor; handle: ClientActorHandle } {
@@ -69,6 +79,14 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
   const pendingWrites = new Map<number, Pending>();
   const pendingReads = new Map<number, Pending>();
   const stats: ClientActorStats = { batches: 0, commands: 0, readBatches: 0, reads: 0, redirects: 0, retries: 0, timeouts: 0, malformed: 0 };
+  const multi = o.multiraft === true;
+  /** Multi-Raft: open instances led here, and replicas leading open instances (from the sequencer). */
+  let localGroups: readonly number[] = [];
+  let leaderIds: readonly NodeId[] = [];
+  let groupRr = 0;
+  let redirectRr = 0;
+  /** Batches proposed per instance (multi-Raft), for status. */
+  const perGroup: Record<string, number> = {};
 
   let cmds: Uint8Array[] = [];
   let cmdReqs: Req[] = [];
@@ -83,7 +101,13 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
 
   /** Not the leader (or it changed): send the client where it should go. */
   function elsewhere(r: Req, reason: string, hint: NodeId): void {
-    const l = hint !== 0 ? hint : leader;
+    if (multi && localGroups.length > 0 && reason !== 'not-leader') {
+      // Multi-Raft with a local leader left: the client retries here (after a short backoff).
+      stats.retries++;
+      r.session.respond(r.id, { type: ResponseType.Retry, leader: o.self, address: o.addresses.get(o.self) ?? '', reason });
+      return;
+    }
+    const l = !multi ? (hint !== 0 ? hint : leader) : hint !== 0 && hint !== o.self ? hint : redirectTarget();
     const address = l !== 0 && l !== o.self ? (o.addresses.get(l) ?? '') : '';
     if (address !== '' && reason === 'not-leader') {
       stats.redirects++;
@@ -95,7 +119,14 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
   }
 
   function isLeader(): boolean {
-    return role === 'leader';
+    return multi ? localGroups.length > 0 : role === 'leader';
+  }
+
+  /** Multi-Raft: another replica leading an open instance (round-robin), or 0. */
+  function redirectTarget(): NodeId {
+    const others = leaderIds.filter((id) => id !== o.self);
+    if (others.length === 0) return 0;
+    return others[redirectRr++ % others.length]!;
   }
 
   function scheduleFlush(): void {
@@ -114,7 +145,12 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
     cmds = [];
     cmdReqs = [];
     cmdBytes = 0;
-    ctx.send(ActorIds.raft(0), { t: 'propose', tag, data } satisfies RaftIn);
+    let g = 0;
+    if (multi && localGroups.length > 0) {
+      g = localGroups[groupRr++ % localGroups.length]!;
+      perGroup[g] = (perGroup[g] ?? 0) + 1;
+    }
+    ctx.send(ActorIds.raft(g), { t: 'propose', tag, data } satisfies RaftIn);
   }
 
   function flushReads(linearizable: boolean): void {
@@ -157,11 +193,14 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
   }
 
   function info(): ClientResponse {
+    // Multi-Raft: "the leader" is where this client's writes should go: here if this replica leads
+    // an instance, else a replica that does.
+    const l = multi ? (localGroups.length > 0 ? o.self : redirectTarget()) : leader;
     return {
       type: ResponseType.Info,
       replica: o.self,
-      leader,
-      leaderAddress: o.addresses.get(leader) ?? '',
+      leader: l,
+      leaderAddress: o.addresses.get(l) ?? '',
       term,
       role,
       window: o.window,
@@ -206,7 +245,7 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
           staleQ.push(req.query);
           staleReqs.push(r);
         } else {
-          if (!isLeader()) return elsewhere(r, 'not-leader', 0);
+          if (!multi && !isLeader()) return elsewhere(r, 'not-leader', 0);
           linQ.push(req.query);
           linReqs.push(r);
         }
@@ -217,6 +256,7 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
     },
     stats,
     leadership: () => ({ leader, term, role }),
+    routes: () => ({ local: localGroups, leaders: leaderIds, batchesPerInstance: { ...perGroup } }),
   };
 
   const factory = (c: ActorContext): Actor => {
@@ -265,6 +305,10 @@ export function createClientActor(o: ClientActorOptions): { factory: (ctx: Actor
             for (const r of p.reqs) elsewhere(r, msg.reason, msg.leader);
             return;
           }
+          case 'routes':
+            localGroups = msg.local;
+            leaderIds = msg.leaders;
+            return;
           case 'leader':
             if (msg.group !== 0) return;
             leader = msg.leader;

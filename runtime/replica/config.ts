@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, configErrorFromZod } from '../common/config-error.js';
+import { MULTIRAFT_BUGS } from '../protocols/multiraft/options.js';
 import { RAFT_BUGS } from '../protocols/raft/options.js';
 import { storageConfigSchema } from '../storage/options.js';
 
@@ -99,6 +100,40 @@ const clientSchema = z.strictObject({
   requestTimeoutMs: z.number().int().min(100).default(10_000),
 });
 
+/**
+ * Multi-Raft (docs/multiraft.md). Present (or groups > 1): the replica runs `groups` Raft instances
+ * and the Niagara sequencer. Every replica of a cluster must use the same values for the replicated
+ * ones (groups, maxInstances, progress); the rest only shape what this replica proposes.
+ */
+const multiraftSchema = z.strictObject({
+  /** How instances without load keep the merge moving: Niagara's no-ops or Multi-Ring skip records. */
+  progress: z.enum(['noop', 'skip', 'none']).default('noop'),
+  /** Upper bound for R (verdant instances set N). */
+  maxInstances: z.number().int().min(1).max(64).default(16),
+  /** No-op mode: the rule runs every this many ticks ... */
+  noopIntervalTicks: z.number().int().min(1).default(1),
+  /** ... and this long after the merge stalls on one instance while others hold entries (0: off). */
+  stallNoopMs: z.number().min(0).max(10_000).default(2),
+  maxNoopsPerRound: z.number().int().min(1).default(4096),
+  /** Skip mode: interval Δ in ticks (initial, adaptive within min..max), target λ (0: adaptive). */
+  skipIntervalTicks: z.number().int().min(1).optional(),
+  skipIntervalMinTicks: z.number().int().min(1).default(1),
+  skipIntervalMaxTicks: z.number().int().min(1).default(8),
+  skipLambda: z.number().int().min(0).default(0),
+  skipHeadroom: z.number().min(1).max(100).default(1.5),
+  skipLambdaMin: z.number().int().min(0).default(0),
+  skipLambdaMax: z.number().int().min(1).default(1 << 20),
+  /** Spread instance leaders over the replicas so every replica has a local leader (Niagara §3.1). */
+  balanceLeaders: z.boolean().default(true),
+  balanceIntervalTicks: z.number().int().min(1).default(20),
+  membershipIntervalTicks: z.number().int().min(1).default(2),
+  /** Merge states kept for compaction. */
+  checkpoints: z.number().int().min(1).max(65_536).default(64),
+  controlRetryTicks: z.number().int().min(1).default(20),
+  /** Tests only: deliberately broken variants of the sequencer. Never in production. */
+  bugs: z.array(z.enum(MULTIRAFT_BUGS)).default([]),
+});
+
 const placementSchema = z.record(z.string().min(1), z.number().int().min(0).max(64));
 
 const runtimeSchema = z.strictObject({
@@ -136,8 +171,12 @@ export const replicaConfigSchema = z
     /** Where to bind; default: this replica's own member addresses. */
     listen: z.strictObject({ peer: address(true).optional(), client: address(true).optional() }).prefault({}),
     control: controlSchema,
-    /** Consensus groups (multi-Raft); 1 = single Raft. */
-    groups: z.number().int().min(1).max(1).default(1),
+    /**
+     * Consensus groups: 1 = single Raft (unless `multiraft` is given); R > 1 = multi-Raft with R
+     * instances at bootstrap (R then changes through the global log: verdant instances set N).
+     */
+    groups: z.number().int().min(1).max(64).default(1),
+    multiraft: multiraftSchema.optional(),
     raft: raftSchema.prefault({}),
     storage: storageConfigSchema.prefault({}),
     service: serviceSchema.prefault({}),
@@ -161,7 +200,17 @@ export const replicaConfigSchema = z
     if (c.client.maxBatchBytes > c.raft.maxEntryBytes) {
       ctx.addIssue({ code: 'custom', path: ['client', 'maxBatchBytes'], message: `must not exceed raft.maxEntryBytes (${c.raft.maxEntryBytes}): a batch is one log entry` });
     }
-    const movable = new Set(['sequencer', 'kv', ...Array.from({ length: c.groups }, (_, g) => `raft/${g}`)]);
+    const multi = c.multiraft !== undefined || c.groups > 1;
+    const maxInstances = c.multiraft?.maxInstances ?? 16;
+    if (multi && c.groups > maxInstances) ctx.addIssue({ code: 'custom', path: ['groups'], message: `must not exceed multiraft.maxInstances (${maxInstances})` });
+    const mr = c.multiraft;
+    if (mr && mr.skipIntervalMaxTicks < mr.skipIntervalMinTicks) ctx.addIssue({ code: 'custom', path: ['multiraft', 'skipIntervalMaxTicks'], message: `must be at least skipIntervalMinTicks (${mr.skipIntervalMinTicks})` });
+    if (mr?.skipIntervalTicks !== undefined && (mr.skipIntervalTicks < mr.skipIntervalMinTicks || mr.skipIntervalTicks > mr.skipIntervalMaxTicks)) {
+      ctx.addIssue({ code: 'custom', path: ['multiraft', 'skipIntervalTicks'], message: `must lie in skipIntervalMinTicks..skipIntervalMaxTicks (${mr.skipIntervalMinTicks}..${mr.skipIntervalMaxTicks})` });
+    }
+    if (mr && mr.skipLambdaMax < mr.skipLambdaMin) ctx.addIssue({ code: 'custom', path: ['multiraft', 'skipLambdaMax'], message: `must be at least skipLambdaMin (${mr.skipLambdaMin})` });
+    // Instances created later by a change of R may be placed in advance.
+    const movable = new Set(['sequencer', 'kv', ...Array.from({ length: multi ? maxInstances : c.groups }, (_, g) => `raft/${g}`)]);
     for (const [actor, ex] of Object.entries(c.runtime.placement)) {
       if (!movable.has(actor)) ctx.addIssue({ code: 'custom', path: ['runtime', 'placement', actor], message: `not a movable actor (${[...movable].join(', ')}); wal, peer and client stay on the main thread` });
       else if (ex > c.runtime.workers) ctx.addIssue({ code: 'custom', path: ['runtime', 'placement', actor], message: `executor ${ex} does not exist (workers: ${c.runtime.workers})` });
@@ -170,6 +219,19 @@ export const replicaConfigSchema = z
 
 export type ReplicaConfigInput = z.input<typeof replicaConfigSchema>;
 export type ReplicaConfig = z.output<typeof replicaConfigSchema>;
+export type MultiRaftConfig = z.output<typeof multiraftSchema>;
+
+/** The multi-Raft settings in force, or null for single Raft. */
+export function multiraftConfig(c: ReplicaConfig): MultiRaftConfig | null {
+  if (c.multiraft === undefined && c.groups === 1) return null;
+  return c.multiraft ?? multiraftSchema.parse({});
+}
+
+/** The options of runtime/protocols/multiraft for this config (the sequencer's coordinator). */
+export function multiraftCoreOptions(c: ReplicaConfig, mr: MultiRaftConfig): Record<string, unknown> {
+  const { stallNoopMs: _stall, skipIntervalTicks, ...rest } = mr;
+  return { ...rest, ...(skipIntervalTicks !== undefined ? { skipIntervalTicks } : {}), instances: c.groups, bugs: [...mr.bugs] };
+}
 
 /** Validates a parsed config object; relative paths are resolved against `baseDir`. */
 export function parseReplicaConfig(raw: unknown, file?: string, baseDir = process.cwd()): ReplicaConfig {

@@ -115,6 +115,9 @@ export const kvActor = defineActor<KvActorArgs, Msg, KvMoveState>((ctx: ActorCon
     bytesSince = 0;
     const stream = sm.snapshot();
     const index = stream.index;
+    // Multi-Raft's sequencer keeps the merge state of this point until the image is written (it maps
+    // the one image to a cut in every instance's log); single Raft's ignores it.
+    ctx.send(ActorIds.sequencer, { t: 'snapshot-started', index } satisfies SequencerIn);
     // Streamed in the background: applies continue (the image was captured at this point).
     void (async () => {
       const chunks: Uint8Array[] = [];

@@ -5,7 +5,7 @@
 //         ─apply→ kv ─results→ client
 //         raft/<g> ─out→ peer ─(network)→ peer ─in→ raft/<g>
 // Read:   client ─read→ kv ─read-index→ raft/<g> ─read-state→ sequencer ─read-state→ kv ─read-results→ client
-import type { Entry, GroupWrite, HardState, NodeId, Role, SnapshotMeta } from '../protocols/api.js';
+import type { Entry, GroupWrite, HardState, Membership, NodeId, Role, SnapshotMeta } from '../protocols/api.js';
 
 export const ActorIds = {
   wal: 'wal',
@@ -13,6 +13,8 @@ export const ActorIds = {
   client: 'client',
   sequencer: 'sequencer',
   kv: 'kv',
+  /** Multi-Raft: creates raft/<g> actors when the global log asks for a new instance (main thread). */
+  instances: 'instances',
   raft: (group: number) => `raft/${group}`,
 } as const;
 
@@ -26,12 +28,40 @@ export type RaftIn =
   | { readonly t: 'propose'; readonly tag: number; readonly data: Uint8Array }
   | { readonly t: 'appended'; readonly seq: number; readonly error?: string }
   | { readonly t: 'read-index'; readonly ctx: number }
-  /** The service stored a snapshot covering this group's log up to `index`. */
-  | { readonly t: 'compact'; readonly index: number; readonly data: Uint8Array }
+  /**
+   * The service stored a snapshot covering this group's log up to `index`. `shared`: multi-Raft's
+   * single snapshot, the same image for `groups` instances; the log writer stores it once.
+   */
+  | { readonly t: 'compact'; readonly index: number; readonly data: Uint8Array; readonly shared?: SharedSnapshot }
   | { readonly t: 'congestion'; readonly peer: NodeId; readonly congested: boolean }
   | { readonly t: 'snapshot-saved'; readonly index: number; readonly error?: string }
   | { readonly t: 'status'; readonly replyTo: string }
-  | { readonly t: 'transfer'; readonly to: NodeId; readonly replyTo?: string };
+  | { readonly t: 'transfer'; readonly to: NodeId; readonly replyTo?: string }
+  | InstanceRequest;
+
+/**
+ * Multi-Raft: what the sequencer actor's coordinator asks of an instance (runtime/protocols/
+ * multiraft/coordinator.ts, InstancePort). The instance re-checks that it may (leadership) and
+ * counts each request in its next view report (`handled`).
+ */
+export type InstanceRequest =
+  /** Leader only: `count` empty Noop entries (Niagara's progress no-ops). */
+  | { readonly t: 'mr-noops'; readonly count: number }
+  /** Leader only: one Noop (control record) or Skip entry. */
+  | { readonly t: 'mr-entry'; readonly type: 1 | 3; readonly data: Uint8Array }
+  /** An empty command forwarded to the instance's leader by Raft (a read nudge). */
+  | { readonly t: 'mr-forward'; readonly data: Uint8Array }
+  /** Leader only: propose a seal/join record unless the log holds it at or after `from`. */
+  | { readonly t: 'mr-record'; readonly kind: 'seal' | 'join'; readonly epoch: number; readonly from: number }
+  /** Leader only: the next single-server step towards `target`. */
+  | { readonly t: 'mr-converge'; readonly target: Membership; readonly voters: readonly NodeId[] };
+
+export interface SharedSnapshot {
+  /** Unique per compaction on this replica. */
+  readonly id: number;
+  /** How many instances were asked to compact with this image. */
+  readonly groups: number;
+}
 
 // ---------------------------------------------------------------- to wal
 
@@ -39,7 +69,9 @@ export type WalIn =
   /** Persist; answer `appended` with the same seq to `replyTo` once durable. */
   | { readonly t: 'append'; readonly seq: number; readonly replyTo: string; readonly writes: readonly GroupWrite[] }
   /** Store a local snapshot image (streamed to a file; does not hold up appends). */
-  | { readonly t: 'save-snapshot'; readonly replyTo: string; readonly group: number; readonly meta: SnapshotMeta; readonly data: Uint8Array };
+  | { readonly t: 'save-snapshot'; readonly replyTo: string; readonly group: number; readonly meta: SnapshotMeta; readonly data: Uint8Array; readonly shared?: SharedSnapshot }
+  /** Multi-Raft: this instance will not store the shared snapshot `shared.id` (it ignored the compaction). */
+  | { readonly t: 'snapshot-skip'; readonly shared: SharedSnapshot };
 
 // ---------------------------------------------------------------- to peer
 
@@ -60,7 +92,24 @@ export type SequencerIn =
   /** A linearizable read point of a group (or why there is none). */
   | { readonly t: 'read-state'; readonly group: number; readonly ctx: number; readonly index: number; readonly error?: string; readonly leader?: NodeId }
   /** The service made a snapshot at global index `index`; the sequencer tells each group. */
-  | { readonly t: 'snapshot-taken'; readonly index: number; readonly data: Uint8Array };
+  | { readonly t: 'snapshot-taken'; readonly index: number; readonly data: Uint8Array }
+  /** The service captured its state at global index `index` and is now writing the image out. */
+  | { readonly t: 'snapshot-started'; readonly index: number }
+  /** Multi-Raft: an instance's state as the coordinator needs it (sent when it changes). */
+  | ({ readonly t: 'view' } & InstanceReport);
+
+export interface InstanceReport {
+  readonly group: number;
+  readonly role: Role;
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly established: boolean;
+  readonly lastIndex: number;
+  readonly commit: number;
+  readonly membership: Membership;
+  /** InstanceRequests handled so far (the sequencer counts what it sent). */
+  readonly handled: number;
+}
 
 // ---------------------------------------------------------------- to kv
 
@@ -84,7 +133,12 @@ export type ClientIn =
   | { readonly t: 'read-results'; readonly tag: number; readonly results: readonly Uint8Array[] }
   | { readonly t: 'read-failed'; readonly tag: number; readonly reason: string; readonly leader: NodeId }
   /** Leadership as raft/<g> sees it (sent on every change). */
-  | { readonly t: 'leader'; readonly group: number; readonly leader: NodeId; readonly term: number; readonly role: Role };
+  | { readonly t: 'leader'; readonly group: number; readonly leader: NodeId; readonly term: number; readonly role: Role }
+  /**
+   * Multi-Raft, from the sequencer: the open instances this replica leads (where its client
+   * commands go, round-robin) and the replicas leading open instances (redirect targets).
+   */
+  | { readonly t: 'routes'; readonly local: readonly number[]; readonly leaders: readonly NodeId[] };
 
 export interface RaftStatus {
   readonly group: number;

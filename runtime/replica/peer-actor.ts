@@ -2,6 +2,9 @@
 // thread) and only moves bytes: consensus actors hand it encoded messages, and it hands received
 // ones to raft/<group> without decoding them, batched per group and event-loop turn.
 //
+// Multi-Raft creates instances while running: a group is delivered to only once addGroup() said its
+// actor exists (until then its messages are dropped and counted; Raft retransmits).
+//
 // Congestion (a peer's send queue past its threshold) is passed on to every consensus actor, which
 // then stops sending that peer new appends until it drains; the transport's hard bound drops what
 // still does not fit, and Raft retransmits.
@@ -18,6 +21,8 @@ export interface PeerActorHandle {
   onMessage(env: PeerEnvelope): void;
   /** The transport's onCongestion. */
   onCongestion(peer: NodeId, congested: boolean): void;
+  /** raft/<group> exists from now on (multi-Raft instances created at run time). */
+  addGroup(group: number): void;
   readonly stats: { sent: number; received: number; unknownGroup: number; sendFailures: Record<string, number> };
 }
 
@@ -25,15 +30,16 @@ export function createPeerActor(self: NodeId, groups: number): { factory: (ctx: 
   let transport: PeerTransport<PeerEnvelope> | null = null;
   let ctx: ActorContext | null = null;
   const inbox: Uint8Array[][] = Array.from({ length: groups }, () => []);
+  const known: boolean[] = Array.from({ length: groups }, () => true);
   let flushQueued = false;
   const stats = { sent: 0, received: 0, unknownGroup: 0, sendFailures: {} as Record<string, number> };
 
   const flush = (): void => {
     flushQueued = false;
     if (ctx === null) return;
-    for (let g = 0; g < groups; g++) {
-      const data = inbox[g]!;
-      if (data.length === 0) continue;
+    for (let g = 0; g < inbox.length; g++) {
+      const data = inbox[g];
+      if (data === undefined || data.length === 0) continue;
       inbox[g] = [];
       ctx.send(ActorIds.raft(g), { t: 'in', data } satisfies RaftIn);
     }
@@ -45,7 +51,7 @@ export function createPeerActor(self: NodeId, groups: number): { factory: (ctx: 
     },
     onMessage(env) {
       stats.received++;
-      if (env.group >= groups) {
+      if (known[env.group] !== true) {
         stats.unknownGroup++;
         return;
       }
@@ -57,7 +63,11 @@ export function createPeerActor(self: NodeId, groups: number): { factory: (ctx: 
     },
     onCongestion(peer, congested) {
       if (ctx === null) return;
-      for (let g = 0; g < groups; g++) ctx.send(ActorIds.raft(g), { t: 'congestion', peer, congested } satisfies RaftIn);
+      for (let g = 0; g < known.length; g++) if (known[g]) ctx.send(ActorIds.raft(g), { t: 'congestion', peer, congested } satisfies RaftIn);
+    },
+    addGroup(group) {
+      known[group] = true;
+      inbox[group] ??= [];
     },
     stats,
   };

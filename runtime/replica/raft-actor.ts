@@ -15,13 +15,23 @@
 //
 // Movable: the core travels in snapshot() (protocols/raft/migration.ts), together with the
 // outstanding Ready; the wal's ack is addressed to the actor id and finds it wherever it is.
+//
+// Multi-Raft (args.multiraft): one of R instances. The sequencer actor's coordinator decides
+// (progress no-ops, skip records, control records, replica set, leader spreading, read indexes,
+// compaction cuts) and sends InstanceRequests; this actor carries them out on its core when it may,
+// and reports its view (role, leader, established, last index, commit, membership) whenever it
+// changes. Client batches are taken only as an established leader (an entry of its term
+// committed); a received snapshot goes to the sequencer, which decides whether the service restores
+// it (it carries the merge state of every instance).
 import { defineActor } from '../actors/index.js';
 import type { ActorContext } from '../actors/index.js';
 import type { Entry, GroupDurableState, GroupWrite, Membership, NodeId, Ready, Role } from '../protocols/api.js';
 import { exportRaftCore, importRaftCore, type RaftCoreState } from '../protocols/raft/migration.js';
 import { MsgType, raftCodec, RaftCore, type RaftMessage, type RaftOptions } from '../protocols/raft/index.js';
 import { SeededRng } from '../protocols/rng.js';
-import { ActorIds, type ClientIn, type PeerIn, type RaftIn, type RaftStatus, type SequencerIn, type WalIn } from './messages.js';
+import { convergeStep, proposeRecordUnlessHeld } from '../protocols/multiraft/coordinator.js';
+import { EntryType } from '../protocols/api.js';
+import { ActorIds, type ClientIn, type InstanceRequest, type PeerIn, type RaftIn, type RaftStatus, type SequencerIn, type SharedSnapshot, type WalIn } from './messages.js';
 
 export interface RaftActorArgs {
   readonly id: NodeId;
@@ -30,6 +40,8 @@ export interface RaftActorArgs {
   readonly options: Partial<RaftOptions>;
   readonly tickMs: number;
   readonly seed: number;
+  /** One instance of multi-Raft (see the header); absent or false: single Raft. */
+  readonly multiraft?: boolean;
 }
 
 /**
@@ -56,7 +68,9 @@ interface State {
   readonly walSeq: number;
   readonly proposals: Proposal[];
   readonly congested: NodeId[];
-  readonly pendingCompact: { index: number; data: Uint8Array } | null;
+  readonly pendingCompact: { index: number; data: Uint8Array; shared?: SharedSnapshot } | null;
+  readonly pendingShared: SharedSnapshot | null;
+  readonly handled: number;
   readonly outstandingWrites: GroupWrite[];
   readonly earlyApplied: boolean;
   readonly durableIndex: number;
@@ -72,6 +86,9 @@ interface Counters {
   appendsHeldBack: number;
   malformedIn: number;
   proposalsRefused: number;
+  /** Multi-Raft requests: entries proposed for the coordinator, and requests refused (not leader). */
+  mrEntries: number;
+  mrRefused: number;
 }
 
 export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorContext<Msg>, args) => {
@@ -86,28 +103,108 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
   let proposals: Proposal[] = [];
   let propHead = 0;
   let congested = new Set<NodeId>();
-  let pendingCompact: { index: number; data: Uint8Array } | null = null;
+  let pendingCompact: { index: number; data: Uint8Array; shared?: SharedSnapshot } | null = null;
+  /** Multi-Raft: the shared snapshot the core's next compacted write belongs to. */
+  let pendingShared: SharedSnapshot | null = null;
+  /** Multi-Raft: InstanceRequests handled, and the view last reported to the sequencer. */
+  let handled = 0;
+  let reported: { role: Role; leader: NodeId; term: number; established: boolean; lastIndex: number; commit: number; membership: Membership; handled: number } | null = null;
+  const multi = args.multiraft === true;
   /** The writes of the outstanding Ready, and whether its outputs were delivered before they were durable. */
   let outstandingWrites: GroupWrite[] = [];
   let earlyApplied = false;
   /** The last log index the log writer has acknowledged as durable. */
   let durableIndex = 0;
   let last = { leader: 0, term: 0, role: 'follower' as Role };
-  let counters: Counters = { readyLoops: 0, persists: 0, persistMs: 0, appendsHeldBack: 0, malformedIn: 0, proposalsRefused: 0 };
+  let counters: Counters = { readyLoops: 0, persists: 0, persistMs: 0, appendsHeldBack: 0, malformedIn: 0, proposalsRefused: 0, mrEntries: 0, mrRefused: 0 };
   let persistStart = 0;
 
   function boot(durable: readonly GroupDurableState[]): void {
     if (booted) throw new Error(`${self}: booted twice`);
     core = new RaftCore(
       { id: args.id, membership: args.membership, rng: new SeededRng(args.seed), durable },
-      { ...args.options, group: args.group, forwardProposals: false, forwardReads: false },
+      // Multi-Raft forwards reads (Niagara §3.4: any instance leader confirms a read point) and the
+      // empty commands of read nudges; client batches are never handed to a core that is not leader.
+      { ...args.options, group: args.group, forwardProposals: multi, forwardReads: multi },
     );
     booted = true;
     const d = durable.find((x) => x.group === args.group);
     durableIndex = d ? (d.entries.length > 0 ? d.entries[d.entries.length - 1]!.index : (d.snapshot?.meta.index ?? 0)) : 0;
     ctx.setTimer('tick', args.tickMs, { t: 'tick' }, { repeat: true });
-    // A snapshot found on disk is the service's starting point, before any committed entry.
-    if (d?.snapshot) sendSeq({ t: 'restore', group: args.group, index: d.snapshot.meta.index, data: d.snapshot.data });
+    // A snapshot found on disk is the service's starting point, before any committed entry. (Multi-
+    // Raft: the replica picks the newest of all instances' snapshots and hands it to the sequencer.)
+    if (d?.snapshot && !multi) sendSeq({ t: 'restore', group: args.group, index: d.snapshot.meta.index, data: d.snapshot.data });
+    if (multi) report();
+  }
+
+  /** Leader with an entry of its own term committed (multi-Raft takes proposals only then). */
+  function established(): boolean {
+    const v = core.groups()[0]!;
+    return v.role === 'leader' && v.termAt(v.commit) === v.term;
+  }
+
+  /** Multi-Raft: the view the coordinator needs, when it changed. */
+  function report(): void {
+    const v = core.groups()[0]!;
+    const est = v.role === 'leader' && v.termAt(v.commit) === v.term;
+    const r = reported;
+    if (
+      r !== null &&
+      r.role === v.role &&
+      r.leader === v.leader &&
+      r.term === v.term &&
+      r.established === est &&
+      r.lastIndex === v.lastIndex &&
+      r.commit === v.commit &&
+      r.membership === v.membership &&
+      r.handled === handled
+    ) {
+      return;
+    }
+    reported = { role: v.role, leader: v.leader, term: v.term, established: est, lastIndex: v.lastIndex, commit: v.commit, membership: v.membership, handled };
+    sendSeq({ t: 'view', group: args.group, ...reported });
+  }
+
+  /** Multi-Raft: what the sequencer's coordinator asks of this instance. */
+  function instanceRequest(m: InstanceRequest): void {
+    handled++;
+    switch (m.t) {
+      case 'mr-noops': {
+        const empty = new Uint8Array(0);
+        let n = 0;
+        while (n < m.count && core.proposeEntry(EntryType.Noop, empty).ok) n++;
+        counters.mrEntries += n;
+        if (n < m.count) counters.mrRefused++;
+        return;
+      }
+      case 'mr-entry':
+        if (core.proposeEntry(m.type, m.data).ok) counters.mrEntries++;
+        else counters.mrRefused++;
+        return;
+      case 'mr-forward':
+        if (!core.propose(m.data).ok) counters.mrRefused++;
+        return;
+      case 'mr-record':
+        if (proposeRecordUnlessHeld(core, { kind: m.kind, epoch: m.epoch }, m.from)) counters.mrEntries++;
+        return;
+      case 'mr-converge':
+        if (!convergeStep(core, m.target, m.voters)) counters.mrRefused++;
+        return;
+    }
+  }
+
+  /** core.compact, and for a shared (multi-Raft) snapshot: note it, or tell the log writer we skip it. */
+  function compact(index: number, data: Uint8Array, shared: SharedSnapshot | undefined): void {
+    const before = core.latestSnapshot();
+    core.compact(index, data);
+    if (shared === undefined) return;
+    if (core.latestSnapshot() === before) {
+      ctx.send(ActorIds.wal, { t: 'snapshot-skip', shared } satisfies WalIn);
+      return;
+    }
+    // A newer compaction replaces one whose write has not been taken yet: that one is skipped.
+    if (pendingShared !== null) ctx.send(ActorIds.wal, { t: 'snapshot-skip', shared: pendingShared } satisfies WalIn);
+    pendingShared = shared;
   }
 
   function sendSeq(m: SequencerIn): void {
@@ -162,6 +259,7 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
     // Leadership can change while a Ready is outstanding (a higher term, check-quorum): the
     // clients of batches in doubt hear of it now, not after the write.
     noteLeadership();
+    if (multi) report();
     if (outstanding !== null || !core.hasReady()) return;
     counters.readyLoops++;
     const rd = core.ready();
@@ -172,7 +270,9 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
       if (w.compacted) {
         // Stored through saveSnapshot, which streams the image to a file without holding up the
         // appends behind it (an image inside append() would gate the whole WAL while it is written).
-        ctx.send(ActorIds.wal, { t: 'save-snapshot', replyTo: self, group: w.group, meta: w.compacted.meta, data: w.compacted.data } satisfies WalIn);
+        const shared = pendingShared;
+        pendingShared = null;
+        ctx.send(ActorIds.wal, { t: 'save-snapshot', replyTo: self, group: w.group, meta: w.compacted.meta, data: w.compacted.data, ...(shared ? { shared } : {}) } satisfies WalIn);
       }
       // A hard state that only moves the commit index need not be durable (the commit index is
       // re-learned from the leader); it is restated with the next entries or term change.
@@ -226,10 +326,12 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
     core.advance(rd);
     outstanding = null;
     if (pendingCompact !== null) {
-      core.compact(pendingCompact.index, pendingCompact.data);
+      const pc = pendingCompact;
       pendingCompact = null;
+      compact(pc.index, pc.data, pc.shared);
     }
     noteLeadership();
+    if (multi) report();
     schedulePump();
   }
 
@@ -257,6 +359,13 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
   }
 
   function propose(tag: number, data: Uint8Array): void {
+    if (multi && !established()) {
+      // Never through Raft's forwarding (that is for read nudges): the client actor tries elsewhere.
+      counters.proposalsRefused++;
+      const v = core.groups()[0]!;
+      sendClient({ t: 'dropped', tags: [tag], reason: v.role === 'leader' ? 'busy' : 'not-leader', leader: v.role === 'leader' ? args.id : v.leader });
+      return;
+    }
     const r = core.propose(data);
     if (r.ok && r.index !== undefined) {
       proposals.push({ index: r.index, term: core.groups()[0]!.term, tag });
@@ -298,6 +407,8 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
           sendClient({ t: 'dropped', tags: [msg.tag], reason: 'starting', leader: 0 });
         } else if (msg.t === 'status') {
           ctx.send(msg.replyTo, null);
+        } else if (msg.t === 'compact' && msg.shared) {
+          ctx.send(ActorIds.wal, { t: 'snapshot-skip', shared: msg.shared } satisfies WalIn);
         }
         return;
       }
@@ -336,8 +447,17 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
           core.readIndex(msg.ctx);
           break;
         case 'compact':
-          if (outstanding !== null) pendingCompact = { index: msg.index, data: msg.data };
-          else core.compact(msg.index, msg.data);
+          if (outstanding !== null) {
+            if (pendingCompact?.shared) ctx.send(ActorIds.wal, { t: 'snapshot-skip', shared: pendingCompact.shared } satisfies WalIn);
+            pendingCompact = { index: msg.index, data: msg.data, ...(msg.shared ? { shared: msg.shared } : {}) };
+          } else compact(msg.index, msg.data, msg.shared);
+          break;
+        case 'mr-noops':
+        case 'mr-entry':
+        case 'mr-forward':
+        case 'mr-record':
+        case 'mr-converge':
+          instanceRequest(msg);
           break;
         case 'snapshot-saved':
           return;
@@ -365,6 +485,8 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
         proposals: proposals.slice(propHead),
         congested: [...congested],
         pendingCompact,
+        pendingShared,
+        handled,
         outstandingWrites,
         earlyApplied,
         durableIndex,
@@ -384,6 +506,9 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
       propHead = 0;
       congested = new Set(s.congested);
       pendingCompact = s.pendingCompact;
+      pendingShared = s.pendingShared;
+      handled = s.handled;
+      reported = null;
       outstandingWrites = s.outstandingWrites;
       earlyApplied = s.earlyApplied;
       durableIndex = s.durableIndex;

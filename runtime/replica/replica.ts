@@ -5,21 +5,30 @@
 //
 // startReplica() recovers the store first (refusing to start on corruption, naming file and
 // offset), then starts the runtime, the actors, the transports and the control API.
+//
+// Multi-Raft (config `groups` > 1 or a `multiraft` section): the sequencer is the multi-Raft one
+// (multiraft-sequencer.ts), the raft/<g> actors are created by the `instances` actor when the
+// global log asks for them (instance-manager.ts), and the merge resumes from the newest snapshot of
+// any instance (each carries the merge state of all of them).
 import { randomInt } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ActorRuntime, actorKind, mountControlApi, readTokenFile } from '../actors/index.js';
 import type { ActorRuntime as Runtime } from '../actors/index.js';
 import { ClientPortServer, DEFAULT_LIMITS, PeerTransport, readSecretFile, type NetLogger, type TransportLimits } from '../net/index.js';
-import type { Membership, NodeId } from '../protocols/api.js';
+import type { GroupDurableState, Membership, NodeId } from '../protocols/api.js';
+import { restartPoint } from '../protocols/multiraft/coordinator.js';
+import { encodeState } from '../protocols/multiraft/snapshot-format.js';
 import { LogStore, type LogStoreOptions } from '../storage/index.js';
 import { requestCodec, responseCodec, type ClientRequest, type ClientResponse } from '../client/protocol.js';
 import { createClientActor, type ClientActorHandle } from './client-actor.js';
-import { formatHostPort, readTokens, type ReplicaConfig } from './config.js';
+import { formatHostPort, multiraftConfig, multiraftCoreOptions, readTokens, type ReplicaConfig } from './config.js';
+import { createInstanceManager, type InstanceManagerHandle } from './instance-manager.js';
 import type { KvActorArgs } from './kv-actor.js';
 import { ActorIds, type KvStatus, type RaftStatus } from './messages.js';
 import { createPeerActor, type PeerActorHandle } from './peer-actor.js';
 import { peerEnvelopeCodec, type PeerEnvelope } from './peer-envelope.js';
 import type { RaftActorArgs, RaftBoot } from './raft-actor.js';
+import type { MrSequencerArgs, MrSequencerBoot, MrSetInstancesReply, MultiRaftStatus } from './multiraft-sequencer.js';
 import type { SequencerArgs } from './sequencer-actor.js';
 import { createWalActor } from './wal-actor.js';
 
@@ -39,6 +48,8 @@ export interface ReplicaStatus {
   readonly lastIndex: number;
   readonly snapshotIndex: number;
   readonly groups: readonly RaftStatus[];
+  /** Multi-Raft: R, epoch, merge position, per-instance leaders, no-op/skip and read counters. */
+  readonly multiraft?: MultiRaftStatus;
   readonly kv: KvStatus;
   readonly addresses: { readonly peer: string; readonly client: string; readonly control: string };
   readonly client: ClientActorHandle['stats'];
@@ -115,7 +126,8 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
 
   // Main-thread actors first: their handles are needed by the transports' callbacks.
   await rt.spawnLocal(ActorIds.wal, createWalActor({ store, fatal, log: (m) => log.warn({ component: 'wal' }, m), info: (m) => log.info({ component: 'wal' }, m) }));
-  const peer = createPeerActor(cfg.id, cfg.groups);
+  const mr = multiraftConfig(cfg);
+  const peer = createPeerActor(cfg.id, mr ? 0 : cfg.groups);
   await rt.spawnLocal(ActorIds.peer, peer.factory);
   const addresses = new Map(cfg.members.map((m) => [m.id, formatHostPort(m.client)] as const));
   const client = createClientActor({
@@ -127,19 +139,61 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
     maxBatchCommands: cfg.client.maxBatchCommands,
     requestTimeoutMs: cfg.client.requestTimeoutMs,
     maxEntryBytes: cfg.raft.maxEntryBytes,
+    multiraft: mr !== null,
   });
   await rt.spawnLocal(ActorIds.client, client.factory);
 
   const place = (id: string): number => cfg.runtime.placement[id] ?? 0;
-  await rt.spawn<SequencerArgs>({ id: ActorIds.sequencer, kind: kind('./sequencer-actor.js', 'sequencerActor'), args: { groups: cfg.groups }, executor: place(ActorIds.sequencer) });
+  const { tickMs, ...raftOptions } = cfg.raft;
+  let instances: InstanceManagerHandle | null = null;
+  let mrBoot: MrSequencerBoot | null = null;
+  if (mr === null) {
+    await rt.spawn<SequencerArgs>({ id: ActorIds.sequencer, kind: kind('./sequencer-actor.js', 'sequencerActor'), args: { groups: cfg.groups }, executor: place(ActorIds.sequencer) });
+  } else {
+    // Where the merge resumes: the newest merge state among the instances' durable snapshots.
+    const snaps = recovered.filter((d) => d.snapshot !== null).map((d) => ({ group: d.group, index: d.snapshot!.meta.index, data: d.snapshot!.data }));
+    let rp;
+    try {
+      rp = restartPoint(snaps, cfg.groups, membership, mr.maxInstances);
+    } catch (e) {
+      await rt.stop();
+      await store.close();
+      throw new Error(`${e instanceof Error ? e.message : String(e)} (was this data directory written by a single-Raft replica? multi-Raft needs its own)`);
+    }
+    mrBoot = { t: 'boot', state: encodeState(rp.state), image: rp.image };
+    const byGroup = new Map<number, GroupDurableState>(recovered.map((d) => [d.group, d]));
+    const mgr = createInstanceManager({
+      runtime: rt,
+      id: cfg.id,
+      kind: kind('./raft-actor.js', 'raftActor'),
+      membership,
+      raftOptions,
+      tickMs,
+      placement: cfg.runtime.placement,
+      recovered: byGroup,
+      seed: () => randomInt(0, 2 ** 32),
+      addGroup: (g) => peer.handle.addGroup(g),
+      fatal,
+      info: (m) => log.info({ component: 'instances' }, m),
+    });
+    instances = mgr.handle;
+    await rt.spawnLocal(ActorIds.instances, mgr.factory);
+    await rt.spawn<MrSequencerArgs>({
+      id: ActorIds.sequencer,
+      kind: kind('./multiraft-sequencer.js', 'multiraftSequencerActor'),
+      args: { id: cfg.id, options: multiraftCoreOptions(cfg, mr), tickMs, stallNoopMs: mr.stallNoopMs },
+      executor: place(ActorIds.sequencer),
+    });
+  }
   await rt.spawn<KvActorArgs>({
     id: ActorIds.kv,
     kind: kind('./kv-actor.js', 'kvActor'),
     args: { sessions: cfg.service.sessions, snapshotEveryEntries: cfg.service.snapshotEveryEntries, snapshotEveryBytes: cfg.service.snapshotEveryBytes },
     executor: place(ActorIds.kv),
   });
-  const { tickMs, ...raftOptions } = cfg.raft;
-  for (let g = 0; g < cfg.groups; g++) {
+  // Multi-Raft: the sequencer starts the merge and asks `instances` for every instance it names.
+  if (mrBoot !== null) rt.send(ActorIds.sequencer, mrBoot);
+  for (let g = 0; g < (mr === null ? cfg.groups : 0); g++) {
     const id = ActorIds.raft(g);
     await rt.spawn<RaftActorArgs>({
       id,
@@ -181,10 +235,11 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
 
   const status = async (): Promise<ReplicaStatus> => {
     const groups: RaftStatus[] = [];
-    for (let g = 0; g < cfg.groups; g++) {
+    for (const g of instances ? instances.groups() : Array.from({ length: cfg.groups }, (_, i) => i)) {
       const s = await rt.ask<RaftStatus | null>(ActorIds.raft(g), (replyTo) => ({ t: 'status', replyTo }));
       if (s) groups.push(s);
     }
+    const multiraft = mr ? ((await rt.ask<MultiRaftStatus | null>(ActorIds.sequencer, (replyTo) => ({ t: 'status', replyTo }))) ?? undefined) : undefined;
     const kv = await rt.ask<KvStatus>(ActorIds.kv, (replyTo) => ({ t: 'status', replyTo }));
     const g0 = groups[0];
     return {
@@ -194,11 +249,13 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
       role: g0?.role ?? 'starting',
       term: g0?.term ?? 0,
       leader: g0?.leader ?? 0,
-      commit: g0?.commit ?? 0,
+      // Multi-Raft: the global log (commands merged so far), the index space the service applies in.
+      commit: multiraft ? multiraft.outputIndex : (g0?.commit ?? 0),
       applied: kv.applied,
       lastIndex: g0?.lastIndex ?? 0,
       snapshotIndex: kv.snapshotIndex,
       groups,
+      ...(multiraft ? { multiraft } : {}),
       kv,
       addresses: addrs,
       client: client.handle.stats,
@@ -225,9 +282,24 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
     });
     scope.get('/v1/status', async () => status());
     scope.post('/v1/transfer-leadership', async (req, reply) => {
-      const to = Number((req.body as { to?: unknown } | undefined)?.to);
-      if (!Number.isInteger(to) || to < 1) return reply.code(400).send({ error: 'body must be {"to": replicaId}' });
-      return rt.ask(ActorIds.raft(0), (replyTo) => ({ t: 'transfer', to, replyTo }));
+      const body = req.body as { to?: unknown; group?: unknown } | undefined;
+      const to = Number(body?.to);
+      const group = body?.group === undefined ? 0 : Number(body.group);
+      if (!Number.isInteger(to) || to < 1) return reply.code(400).send({ error: 'body must be {"to": replicaId, "group"?: instance}' });
+      if (!Number.isInteger(group) || group < 0 || !(instances ? instances.groups().includes(group) : group < cfg.groups)) {
+        return reply.code(400).send({ error: `no instance ${String(body?.group)} here` });
+      }
+      return rt.ask(ActorIds.raft(group), (replyTo) => ({ t: 'transfer', to, replyTo }));
+    });
+    scope.post('/v1/instances', async (req, reply) => {
+      const body = req.body as { count?: unknown; timeoutMs?: unknown } | undefined;
+      if (mr === null) return reply.code(409).send({ error: 'this replica runs single Raft (no multiraft section in its config)' });
+      const count = Number(body?.count);
+      if (!Number.isInteger(count) || count < 1 || count > mr.maxInstances) return reply.code(400).send({ error: `body must be {"count": 1..${mr.maxInstances}}` });
+      const timeoutMs = body?.timeoutMs === undefined ? 15_000 : Number(body.timeoutMs);
+      if (!Number.isFinite(timeoutMs) || timeoutMs < 100 || timeoutMs > 600_000) return reply.code(400).send({ error: 'timeoutMs must be 100..600000' });
+      const r = await setInstances(count, timeoutMs);
+      return reply.code(r.code).send(r.body);
     });
     scope.post('/v1/snapshot', async () => rt.ask(ActorIds.kv, (replyTo) => ({ t: 'take-snapshot', replyTo })));
   });
@@ -240,6 +312,40 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
     client: formatHostPort(port.address),
     control: `http://${formatHostPort({ host: cfg.control.listen.host, port: controlPort })}`,
   };
+
+  /**
+   * Changes R through the global log and waits until this replica has applied it: proposes the
+   * change (again if it seems lost with a leader change), waits while another change drains.
+   */
+  async function setInstances(count: number, timeoutMs: number): Promise<{ code: number; body: Record<string, unknown> }> {
+    const until = Date.now() + timeoutMs;
+    const st = () => rt.ask<MultiRaftStatus>(ActorIds.sequencer, (replyTo) => ({ t: 'status', replyTo }));
+    const addressOf = (id: NodeId | undefined) => (id ? (addresses.get(id) ?? '') : '');
+    let proposedAt = 0;
+    let proposedEpoch = -1;
+    for (;;) {
+      const s = await st();
+      if (s.instances === count && s.transition === null) {
+        return { code: 200, body: { ok: true, instances: s.instances, epoch: s.epoch, changed: proposedEpoch >= 0, rotation: s.rotation } };
+      }
+      if (proposedEpoch >= 0 && s.epoch > proposedEpoch && s.transition === null && s.instances !== count) {
+        return { code: 409, body: { ok: false, error: `another change of R was applied first (R = ${s.instances} at epoch ${s.epoch})`, instances: s.instances, epoch: s.epoch } };
+      }
+      if (Date.now() >= until) return { code: 504, body: { ok: false, error: `R = ${count} not applied here within ${timeoutMs} ms`, instances: s.instances, epoch: s.epoch, transition: s.transition } };
+      const waiting = proposedEpoch >= 0 && (s.transition !== null || Date.now() - proposedAt < 2000);
+      if (!waiting && s.transition === null) {
+        const r = await rt.ask<MrSetInstancesReply>(ActorIds.sequencer, (replyTo) => ({ t: 'set-instances', count, replyTo }));
+        if (!r.ok && r.error !== 'busy') {
+          return { code: r.error === 'too-large' ? 400 : 409, body: { ok: false, error: r.error === 'not-leader' || r.error === 'no-leader' ? `this replica leads no open instance (${r.error})` : r.error, leader: r.leader ?? 0, address: addressOf(r.leader) } };
+        }
+        if (r.ok) {
+          proposedAt = Date.now();
+          proposedEpoch = r.epoch;
+        }
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
 
   async function stop(reason: string | null = null): Promise<void> {
     if (stopping) return stopping;

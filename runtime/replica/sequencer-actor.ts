@@ -7,10 +7,8 @@
 //      compaction requests.
 //
 // With one group (single Raft) every mapping is the identity and this actor is a pass-through.
-// Multi-Raft replaces `createSequencerCore` with the round-robin merge (runtime/protocols/
-// multiraft/): it must emit entries with strictly increasing global indexes, keep each entry's
-// tag, map a group's read index to the global index that covers it, and map a global snapshot
-// index to one compaction index per group.
+// Multi-Raft runs another actor kind under the same id: multiraft-sequencer.ts (the round-robin
+// merge and everything around it, through runtime/protocols/multiraft/coordinator.ts).
 import { defineActor } from '../actors/index.js';
 import type { Entry, NodeId } from '../protocols/api.js';
 import { ActorIds, type KvIn, type RaftIn, type SequencerIn } from './messages.js';
@@ -36,7 +34,7 @@ export interface SequencerCore {
 }
 
 export function createSequencerCore(groups: number): SequencerCore {
-  if (groups !== 1) throw new Error(`sequencer: ${groups} groups need the multi-Raft sequencer (runtime/protocols/multiraft), which is not plugged in yet`);
+  if (groups !== 1) throw new Error(`sequencer: ${groups} groups need the multi-Raft sequencer (multiraft-sequencer.ts)`);
   return {
     committed: (_g, entries, tags) => ({ entries, tags }),
     readPoint: (_g, index) => index,
@@ -71,6 +69,9 @@ export const sequencerActor = defineActor<SequencerArgs, SequencerMsg>((ctx, arg
           return;
         case 'snapshot-taken':
           for (const p of core.compactionPoints(msg.index)) ctx.send(ActorIds.raft(p.group), { t: 'compact', index: p.index, data: msg.data } satisfies RaftIn);
+          return;
+        case 'snapshot-started':
+        case 'view':
           return;
       }
     },
