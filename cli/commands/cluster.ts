@@ -1,6 +1,7 @@
 // `verdant cluster up|down`: a local cluster of replica processes (runtime/replica/local-cluster.ts).
 //
 //   verdant cluster up [--replicas 3] [--dir DIR] [--detach]   start (or restart) and print endpoints
+//                      [--groups R] [--progress noop|skip]     a new cluster with multi-Raft (R instances)
 //   verdant cluster down [--dir DIR]                            stop every replica of DIR
 //
 // In the foreground (the default, and `npm start`), Ctrl-C stops the replicas cleanly and exits.
@@ -25,11 +26,21 @@ export function register(program: Command): void {
     .option('--dir <dir>', 'cluster directory (configs, secrets, data, logs)', DEFAULT_CLUSTER_DIR)
     .option('--detach', 'start in the background and return once a leader is elected')
     .option('--tick-ms <ms>', 'Raft tick of a new cluster (election timeout = 10-20 ticks)')
+    .option('--groups <R>', 'a new cluster runs multi-Raft with R instances (docs/multiraft.md; change R later with verdant instances set)')
+    .option('--progress <mode>', 'multi-Raft progress of a new cluster: noop (default) or skip')
     .option('--wait <ms>', 'how long to wait for a leader', '30000')
-    .action(async (opts: { replicas?: string; dir: string; detach?: boolean; tickMs?: string; wait: string }) => {
+    .action(async (opts: { replicas?: string; dir: string; detach?: boolean; tickMs?: string; wait: string; groups?: string; progress?: string }) => {
       const lc = await import('../../runtime/replica/local-cluster.js');
       const replicas = opts.replicas !== undefined ? positiveInt('--replicas', opts.replicas, 9) : undefined;
-      const overrides = opts.tickMs !== undefined ? { raft: { tickMs: positiveInt('--tick-ms', opts.tickMs, 10_000) } } : undefined;
+      if (opts.progress !== undefined && opts.progress !== 'noop' && opts.progress !== 'skip') throw new ConfigError('--progress', `expected noop or skip, got ${JSON.stringify(opts.progress)}`);
+      const multi = opts.groups !== undefined || opts.progress !== undefined;
+      const o: Record<string, unknown> = {};
+      if (opts.tickMs !== undefined) o.raft = { tickMs: positiveInt('--tick-ms', opts.tickMs, 10_000) };
+      if (multi) {
+        o.groups = opts.groups !== undefined ? positiveInt('--groups', opts.groups, 16) : 1;
+        o.multiraft = opts.progress !== undefined ? { progress: opts.progress } : {};
+      }
+      const overrides = Object.keys(o).length > 0 ? (o as never) : undefined;
       const { manifest, created } = await lc.initCluster(opts.dir, { ...(replicas !== undefined ? { replicas } : {}), ...(overrides ? { overrides } : {}) });
       const kids = new Map<number, import('node:child_process').ChildProcess>();
       const already = manifest.replicas.filter((r) => lc.runningPid(r) !== null).map((r) => r.id);
