@@ -161,6 +161,8 @@ export interface WorkloadOptions {
   readonly hotKeys?: number;
   readonly timeoutMs?: number;
   readonly valueBytes?: number;
+  /** Client i lists the endpoints starting at replica i (multi-Raft: writes go to every replica). */
+  readonly spread?: boolean;
 }
 
 /**
@@ -186,14 +188,16 @@ export class Workload {
     private readonly cluster: TestCluster,
     o: WorkloadOptions = {},
   ) {
-    this.o = { clients: o.clients ?? 4, hotKeys: o.hotKeys ?? 4, timeoutMs: o.timeoutMs ?? 4000, valueBytes: o.valueBytes ?? 0 };
+    this.o = { clients: o.clients ?? 4, hotKeys: o.hotKeys ?? 4, timeoutMs: o.timeoutMs ?? 4000, valueBytes: o.valueBytes ?? 0, spread: o.spread ?? false };
     cluster.workloads.push(this);
   }
 
   async start(): Promise<void> {
     this.running = true;
     for (let i = 0; i < this.o.clients; i++) {
-      const c = await this.cluster.client({ timeoutMs: this.o.timeoutMs });
+      const eps = this.cluster.endpoints;
+      const k = this.o.spread ? i % eps.length : 0;
+      const c = await this.cluster.client({ timeoutMs: this.o.timeoutMs, endpoints: [...eps.slice(k), ...eps.slice(0, k)] });
       this.clients.push(c);
       this.loops.push(this.loop(c, i));
     }

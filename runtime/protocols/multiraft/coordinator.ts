@@ -568,9 +568,17 @@ export class Coordinator {
 
   // ---------------------------------------------------------------- reads (§3.4)
 
-  /** A strongly consistent read: answered through takeReadStates() once p_global is merged. */
+  /**
+   * A strongly consistent read: answered through takeReadStates() once p_global is merged.
+   *
+   * Any instance's confirmed commit position gives a correct read point (§3.4). The instance in
+   * line is asked first when it has a leader: its next slot is the next one merged, so when the
+   * system is idle its read is ready as soon as the leader confirms, while a read confirmed by
+   * another instance waits until every instance before it contributes a slot (read nudges).
+   */
   readIndex(ctx: number): void {
-    const g = this.pickInstance();
+    const t = this.seq.turn();
+    const g = this.seq.isOpen(t) && (this.isLeader(t) || this.port.info(t).leader !== NONE) ? t : this.pickInstance();
     if (g === null) {
       this.counters.readsFailed++;
       this.readStates.push({ ctx, error: 'not-leader', leader: NONE });
