@@ -6,7 +6,8 @@
 // point of the global log). For each one not yet running this actor spawns raft/<g> with the
 // bootstrap membership the merge state gives it, on the executor the config places it on (or next
 // to raft/0, so "all instances together" stays so), tells the peer actor to deliver the group, and
-// boots it with the durable state recovered from the store, if any. Instances are never stopped:
+// boots it with the durable state recovered from the store, if any. On a fresh start the instance's
+// preferred replica (voter g mod n) campaigns after two ticks rather than a whole election timeout. Instances are never stopped:
 // one removed from the rotation idles and can be re-added.
 import type { Actor, ActorContext, ActorRuntime } from '../actors/index.js';
 import type { GroupDurableState, Membership, NodeId } from '../protocols/api.js';
@@ -46,11 +47,16 @@ export function createInstanceManager(o: InstanceManagerOptions): { factory: (ct
     running.add(group);
     const id = ActorIds.raft(group);
     const executor = o.placement[id] ?? o.runtime.executorOf(ActorIds.raft(0)) ?? 0;
+    const members = bootstrap ?? o.membership;
+    // One preferred replica per instance campaigns at once on a fresh start (the others wait for
+    // their election timeout as usual): voter g mod n, so leaders start out spread.
+    const voters = [...members.voters].sort((a, b) => a - b);
+    const preferred = voters.length > 0 && voters[group % voters.length] === o.id;
     try {
       await o.runtime.spawn<RaftActorArgs>({
         id,
         kind: o.kind,
-        args: { id: o.id, group, membership: bootstrap ?? o.membership, options: o.raftOptions, tickMs: o.tickMs, seed: o.seed(), multiraft: true },
+        args: { id: o.id, group, membership: members, options: o.raftOptions, tickMs: o.tickMs, seed: o.seed(), multiraft: true, ...(preferred ? { campaignAfterTicks: 2 } : {}) },
         executor,
       });
     } catch (e) {

@@ -78,6 +78,8 @@ export interface MultiRaftStatus {
   /** A change of R being applied (old instances draining, new ones joining), or null. */
   readonly transition: { readonly epoch: number; readonly instances: number; readonly pendingSeal: readonly number[]; readonly added: readonly number[] } | null;
   readonly rotation: readonly number[];
+  /** The instance the merge takes its next slot from. */
+  readonly turn: number;
   readonly progress: string;
   /** Slots merged (the global log's length) and commands output (the service's index space). */
   readonly globalSlots: number;
@@ -326,6 +328,7 @@ export const multiraftSequencerActor = defineActor<MrSequencerArgs, MrSequencerM
       epoch: seq.epoch,
       transition: st.transition ? { epoch: st.transition.epoch, instances: st.transition.instances, pendingSeal: [...st.transition.pendingSeal], added: [...st.transition.added] } : null,
       rotation: [...seq.rotation()],
+      turn: seq.turn(),
       progress: opts.mr.progress,
       globalSlots: seq.q,
       outputIndex: seq.p,

@@ -42,6 +42,13 @@ export interface RaftActorArgs {
   readonly seed: number;
   /** One instance of multi-Raft (see the header); absent or false: single Raft. */
   readonly multiraft?: boolean;
+  /**
+   * Multi-Raft: start an election this many ticks after a fresh boot (no durable state) instead of
+   * waiting for a randomized election timeout. Given to one preferred replica per new instance, so
+   * instances created by a change of R get a leader (and the merge their join record) sooner, and
+   * leaders start out spread over the replicas.
+   */
+  readonly campaignAfterTicks?: number;
 }
 
 /**
@@ -54,7 +61,7 @@ export interface RaftBoot {
   readonly durable: readonly GroupDurableState[];
 }
 
-type Msg = RaftIn | RaftBoot | { readonly t: 'pump' };
+type Msg = RaftIn | RaftBoot | { readonly t: 'pump' } | { readonly t: 'campaign' };
 
 interface Proposal {
   readonly index: number;
@@ -135,6 +142,8 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
     // Raft: the replica picks the newest of all instances' snapshots and hands it to the sequencer.)
     if (d?.snapshot && !multi) sendSeq({ t: 'restore', group: args.group, index: d.snapshot.meta.index, data: d.snapshot.data });
     if (multi) report();
+    const fresh = d === undefined || (d.entries.length === 0 && d.snapshot === null && d.hardState.term === 0);
+    if (fresh && args.campaignAfterTicks !== undefined) ctx.setTimer('campaign', args.campaignAfterTicks * args.tickMs, { t: 'campaign' });
   }
 
   /** Leader with an entry of its own term committed (multi-Raft takes proposals only then). */
@@ -420,6 +429,9 @@ export const raftActor = defineActor<RaftActorArgs, Msg, State>((ctx: ActorConte
           return;
         case 'tick':
           core.tick();
+          break;
+        case 'campaign':
+          if (core.groups()[0]!.leader === 0) core.campaign();
           break;
         case 'in':
           for (const bytes of msg.data) {

@@ -78,3 +78,15 @@ export async function leadsSomething(c: TestCluster, id: number): Promise<boolea
   assert.ok(m, `replica ${id} does not answer`);
   return m.localLeaders.length > 0;
 }
+
+/** The longest time (ms) without any write acknowledged between `from` and `to` (performance.now()). */
+export function longestAckGap(w: Workload, from: number, to: number): number {
+  const rets = w.writeAcks.map((a) => a.ret).filter((t) => t >= from && t <= to).sort((a, b) => a - b);
+  let prev = from;
+  let gap = 0;
+  for (const t of rets) {
+    gap = Math.max(gap, t - prev);
+    prev = t;
+  }
+  return Math.max(gap, to - prev);
+}

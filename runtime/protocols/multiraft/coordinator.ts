@@ -341,16 +341,34 @@ export class Coordinator {
     for (const { group, count } of plan) this.counters.noopsProposed += this.port.proposeNoops(group, count);
   }
 
+  /**
+   * Multi-Ring Paxos' rule (λ − μ slots for an instance below the target rate), plus the backlog:
+   * a local leader with nothing in flight also covers c_max − c_l, the slots the merge already
+   * waits for (as the no-op rule would, in one record). Without it the adaptive λ can starve the
+   * merge: a stall stops closed-loop clients, so the measured rate and with it λ decay towards 0
+   * while committed entries wait behind an idle instance (found in the real replica process: the
+   * merge stopped for good after a change of R).
+   */
   private runSkipRule(): void {
     const leaders: { group: number; lastIndex: number }[] = [];
+    const pending: { group: number; pending: number }[] = [];
     let backlog = 0;
     for (const g of this.seq.rotation()) {
       if (this.seq.cursor(g)!.mode !== GroupMode.Active) continue;
-      backlog = Math.max(backlog, this.seq.pendingSlots(g));
+      const p = this.seq.pendingSlots(g);
+      pending.push({ group: g, pending: p });
+      backlog = Math.max(backlog, p);
       if (this.isLeader(g)) leaders.push({ group: g, lastIndex: this.port.info(g).lastIndex });
     }
-    const plan = this.pacer.plan(leaders, backlog);
-    for (const { group, count } of plan) {
+    const counts = new Map<number, number>();
+    for (const d of this.pacer.plan(leaders, backlog)) counts.set(d.group, d.count);
+    const idle: { group: number; inFlight: number }[] = [];
+    for (const l of leaders) {
+      const v = this.port.info(l.group);
+      if (v.lastIndex === v.commit) idle.push({ group: l.group, inFlight: 0 });
+    }
+    for (const d of noopPlan(pending, idle, MAX_SKIP)) counts.set(d.group, Math.max(counts.get(d.group) ?? 0, d.count));
+    for (const [group, count] of counts) {
       if (this.port.proposeEntry(group, EntryType.Skip, encodeSkip(Math.min(count, MAX_SKIP)))) {
         this.counters.skipRecordsProposed++;
         this.counters.skipSlotsProposed += count;
