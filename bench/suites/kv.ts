@@ -27,11 +27,11 @@ import {
   startReplicaProcess,
   stopPid,
   waitForLeader,
-  type ClusterManifest,
+  type StatusResult,
 } from '../../runtime/replica/local-cluster.js';
 import { processCpuSeconds } from '../peers/proc-cpu.js';
 
-interface Opts {
+export interface Opts {
   seconds: number;
   warmup: number;
   clients: number;
@@ -44,7 +44,7 @@ interface Opts {
   config: Record<string, unknown>;
 }
 
-function parse(args: string[]): Opts {
+export function parse(args: string[]): Opts {
   const get = (name: string, d: string): string => {
     const i = args.indexOf(name);
     return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : d;
@@ -76,7 +76,17 @@ const PLACEMENTS: Record<string, object> = {
   worker: { runtime: { workers: 1, placement: { 'raft/0': 1, sequencer: 1, kv: 1 } } },
 };
 
-interface RunResult {
+/** One configuration to measure: its name, what it merges into every replica's config, how clients connect. */
+export interface Variant {
+  readonly name: string;
+  readonly overrides: Record<string, unknown>;
+  /** Client i lists the endpoints starting at replica i (multi-Raft: every replica takes writes). */
+  readonly spread?: boolean;
+  /** Figures of the measured window from every replica's /v1/status before and after it. */
+  readonly collect?: (before: StatusResult[], after: StatusResult[], ops: number, seconds: number) => Record<string, number>;
+}
+
+export interface RunResult {
   placement: string;
   ops_per_s: number;
   p50_ms: number;
@@ -92,6 +102,7 @@ interface RunResult {
   leader_ready_loops_per_s: number;
   leader_persist_ms_avg: number;
   loadavg1: number;
+  extra: Record<string, number>;
 }
 
 function pct(sorted: Float64Array, p: number): number {
@@ -100,8 +111,14 @@ function pct(sorted: Float64Array, p: number): number {
 }
 
 async function run(o: Opts, placement: string, log: (s: string) => void): Promise<RunResult> {
+  return runVariant(o, { name: placement, overrides: PLACEMENTS[placement] as Record<string, unknown> }, log);
+}
+
+/** Starts a 3-replica cluster with the variant's config, runs the closed-loop load, measures, stops it. */
+export async function runVariant(o: Opts, v: Variant, log: (s: string) => void): Promise<RunResult> {
+  const placement = v.name;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'verdant-bench-kv-'));
-  const overrides = { ...o.config, ...(PLACEMENTS[placement] as Record<string, unknown>) };
+  const overrides = { ...o.config, ...v.overrides };
   const { manifest } = await initCluster(path.join(root, 'c'), { replicas: 3, overrides: overrides as never });
   const nodeArgs = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(o.cpuProf, placement)}`] : [];
   const procs = manifest.replicas.map((r) => startReplicaProcess(manifest, r.id, { nodeArgs }));
@@ -111,7 +128,9 @@ async function run(o: Opts, placement: string, log: (s: string) => void): Promis
     const token = readToken(manifest.clientTokenFile);
     const endpoints = manifest.replicas.map((r) => r.client);
     for (let i = 0; i < o.clients; i++) {
-      clients.push(await KvClient.connect({ endpoints, token, requestTimeoutMs: 30_000, maxSessions: Math.max(1, Math.ceil(o.depth / 64)) }));
+      const k = v.spread ? i % endpoints.length : 0;
+      const eps = [...endpoints.slice(k), ...endpoints.slice(0, k)];
+      clients.push(await KvClient.connect({ endpoints: eps, token, requestTimeoutMs: 30_000, maxSessions: Math.max(1, Math.ceil(o.depth / 64)) }));
     }
     const value = Buffer.alloc(o.valueBytes, 0x61);
     const keys = Array.from({ length: o.keys }, (_, i) => `key-${i.toString().padStart(8, '0')}`);
@@ -137,7 +156,8 @@ async function run(o: Opts, placement: string, log: (s: string) => void): Promis
     const loops = clients.flatMap((c) => Array.from({ length: o.depth }, () => loop(c)));
     await new Promise((r) => setTimeout(r, o.warmup * 1000));
     const leaderId = (await clusterStatus(manifest)).find((s) => s.ok && s.status.role === 'leader')?.id;
-    const leaderBefore = await leaderStats(manifest, leaderId);
+    const statusBefore = await clusterStatus(manifest, 5000);
+    const leaderBefore = leaderStats(statusBefore, leaderId);
     const pids = procs.map((p) => p.pid!);
     const cpu0 = pids.map((p) => processCpuSeconds(p) ?? 0);
     const client0 = process.cpuUsage();
@@ -150,7 +170,8 @@ async function run(o: Opts, placement: string, log: (s: string) => void): Promis
     const count = n;
     const cpu1 = pids.map((p) => processCpuSeconds(p) ?? NaN);
     const clientCpu = process.cpuUsage(client0);
-    const leaderAfter = await leaderStats(manifest, leaderId);
+    const statusAfter = await clusterStatus(manifest, 5000);
+    const leaderAfter = leaderStats(statusAfter, leaderId);
     stop = true;
     await Promise.all(loops);
     const sorted = lat.subarray(0, count).sort();
@@ -178,6 +199,7 @@ async function run(o: Opts, placement: string, log: (s: string) => void): Promis
       leader_ready_loops_per_s: round((leaderAfter.ready - leaderBefore.ready) / elapsed, 1),
       leader_persist_ms_avg: round((leaderAfter.persistMs - leaderBefore.persistMs) / Math.max(1, leaderAfter.persists - leaderBefore.persists), 3),
       loadavg1: load,
+      extra: v.collect ? v.collect(statusBefore, statusAfter, count, elapsed) : {},
     };
     log(`  ${placement}: ${r.ops_per_s} ops/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${(r.cpu_s_per_op * 1e6).toFixed(1)} µs replica CPU/op, ${r.commands_per_batch} commands/batch, ${r.fsyncs_per_s} leader fsyncs/s, ${r.leader_ready_loops_per_s} ready loops/s, ${r.leader_persist_ms_avg} ms per persist`);
     return r;
@@ -188,20 +210,20 @@ async function run(o: Opts, placement: string, log: (s: string) => void): Promis
   }
 }
 
-async function leaderStats(m: ClusterManifest, id: number | undefined): Promise<{ batches: number; commands: number; fsyncs: number; ready: number; persists: number; persistMs: number }> {
-  const st = (await clusterStatus(m, 5000)).find((s) => s.id === id);
+function leaderStats(all: StatusResult[], id: number | undefined): { batches: number; commands: number; fsyncs: number; ready: number; persists: number; persistMs: number } {
+  const st = all.find((s) => s.id === id);
   if (!st || !st.ok) return { batches: 0, commands: 0, fsyncs: 0, ready: 0, persists: 0, persistMs: 0 };
   const s = st.status as unknown as { client: { batches: number; commands: number }; storage: { fsyncs: number }; groups: { readyLoops: number; counters: Record<string, number> }[] };
   const g = s.groups[0];
   return { batches: s.client.batches, commands: s.client.commands, fsyncs: s.storage.fsyncs, ready: g?.readyLoops ?? 0, persists: g?.counters.persists ?? 0, persistMs: g?.counters.persistMs ?? 0 };
 }
 
-function round(v: number, d: number): number {
+export function round(v: number, d: number): number {
   const f = 10 ** d;
   return Math.round(v * f) / f;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
