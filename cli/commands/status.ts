@@ -24,7 +24,10 @@ export function register(program: Command): void {
             continue;
           }
           const x = s.status;
-          console.log(`  ${String(s.id).padEnd(3)} ${String(x.pid).padEnd(8)} ${x.role.padEnd(10)} ${String(x.term).padEnd(7)} ${String(x.commit).padEnd(11)} ${String(x.applied).padEnd(11)} ${x.leader || '-'}`);
+          // Multi-Raft: role, term and leader are instance 0's; the global log's commit; which instances this replica leads.
+          const mr = (x as { multiraft?: { instances: number; localLeaders: number[] } }).multiraft;
+          const extra = mr ? `   R=${mr.instances}, leads instance(s) ${mr.localLeaders.join(',') || 'none'}` : '';
+          console.log(`  ${String(s.id).padEnd(3)} ${String(x.pid).padEnd(8)} ${x.role.padEnd(10)} ${String(x.term).padEnd(7)} ${String(x.commit).padEnd(11)} ${String(x.applied).padEnd(11)} ${x.leader || '-'}${extra}`);
         }
       }
       if (down > 0) process.exitCode = 1;

@@ -309,10 +309,13 @@ export const multiraftSequencerActor = defineActor<MrSequencerArgs, MrSequencerM
       list.push({ index: e.index, data: e.data });
     }
     coord!.offer(m.group, m.entries);
-    const epoch = coord!.sequencer().epoch;
-    const rot = coord!.sequencer().rotation().length;
+    const seq = coord!.sequencer();
+    const epoch = seq.epoch;
+    const rot = seq.rotation().length;
+    const changing = seq.state().transition !== null;
     mergeAndFlush();
-    if (coord!.sequencer().epoch !== epoch || coord!.sequencer().rotation().length !== rot) publishRoutes();
+    // A change of R that starts (leaving instances stop taking commands) or completes.
+    if (seq.epoch !== epoch || seq.rotation().length !== rot || (seq.state().transition !== null) !== changing) publishRoutes();
   }
 
   function status(): MultiRaftStatus {
