@@ -123,6 +123,7 @@ export async function runVariant(o: Opts, v: Variant, log: (s: string) => void):
   const nodeArgs = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(o.cpuProf, placement)}`] : [];
   const procs = manifest.replicas.map((r) => startReplicaProcess(manifest, r.id, { nodeArgs }));
   const clients: KvClient[] = [];
+  let failed = true;
   try {
     await waitForLeader(manifest, 30_000);
     const token = readToken(manifest.clientTokenFile);
@@ -201,12 +202,15 @@ export async function runVariant(o: Opts, v: Variant, log: (s: string) => void):
       loadavg1: load,
       extra: v.collect ? v.collect(statusBefore, statusAfter, count, elapsed) : {},
     };
+    failed = false;
     log(`  ${placement}: ${r.ops_per_s} ops/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${(r.cpu_s_per_op * 1e6).toFixed(1)} µs replica CPU/op, ${r.commands_per_batch} commands/batch, ${r.fsyncs_per_s} leader fsyncs/s, ${r.leader_ready_loops_per_s} ready loops/s, ${r.leader_persist_ms_avg} ms per persist`);
     return r;
   } finally {
     await Promise.all(clients.map((c) => c.close()));
     await Promise.all(procs.map((p) => (p.pid !== undefined && p.exitCode === null ? stopPid(p.pid, 15_000) : Promise.resolve())));
-    fs.rmSync(root, { recursive: true, force: true });
+    // A failed run keeps its cluster directory (configs, replica logs) for a post-mortem.
+    if (failed) log(`  ${placement}: run failed; cluster kept in ${root}`);
+    else fs.rmSync(root, { recursive: true, force: true });
   }
 }
 

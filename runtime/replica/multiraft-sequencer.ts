@@ -246,9 +246,13 @@ export const multiraftSequencerActor = defineActor<MrSequencerArgs, MrSequencerM
     return false;
   }
 
-  /** Tagged entries the merge passed without output: their clients retry now. */
+  /**
+   * Forgets tracked entries the merge has passed; those still tagged were passed without output,
+   * and their clients retry now. (Runs after every merge: output entries leave `tags` at once but
+   * stay in `tracked` until the cursor is past them.)
+   */
   function dropExcluded(): void {
-    if (tags.size === 0) return;
+    if (tracked.size === 0) return;
     const seq = coord!.sequencer();
     let dropped: number[] | null = null;
     for (const [g, list] of tracked) {
@@ -262,7 +266,8 @@ export const multiraftSequencerActor = defineActor<MrSequencerArgs, MrSequencerM
         }
         i++;
       }
-      if (i > 0) list.splice(0, i);
+      if (i === list.length) tracked.delete(g);
+      else if (i > 0) list.splice(0, i);
     }
     if (dropped !== null) {
       counters.taggedDropped += dropped.length;
@@ -326,6 +331,11 @@ export const multiraftSequencerActor = defineActor<MrSequencerArgs, MrSequencerM
     for (const [k, v] of Object.entries(c.counters)) all[k] = v;
     for (const [k, v] of Object.entries(seq.counters)) all[`merge.${k}`] = v;
     for (const [k, v] of Object.entries(counters)) all[k] = v;
+    // Client batches proposed here and not yet output (or dropped); entries tracked for them.
+    all.tagsPending = tags.size;
+    let trackedEntries = 0;
+    for (const l of tracked.values()) trackedEntries += l.length;
+    all.trackedEntries = trackedEntries;
     return {
       instances: seq.instances,
       epoch: seq.epoch,
