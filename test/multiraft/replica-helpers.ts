@@ -90,3 +90,17 @@ export function longestAckGap(w: Workload, from: number, to: number): number {
   }
   return Math.max(gap, to - prev);
 }
+
+/** waitInstances, until every replica leads at most ⌈R / n⌉ instances (the leader spreading is done). */
+export async function waitBalanced(c: TestCluster, R: number, timeoutMs = 30_000): Promise<Map<number, number>> {
+  const until = Date.now() + timeoutMs;
+  const fair = Math.ceil(R / c.ids.length);
+  for (;;) {
+    const leaders = await waitInstances(c, R, Math.max(1000, until - Date.now()));
+    const count = new Map<number, number>();
+    for (const l of leaders.values()) count.set(l, (count.get(l) ?? 0) + 1);
+    if ([...count.values()].every((n) => n <= fair)) return leaders;
+    if (Date.now() >= until) throw new Error(`leaders not spread within ${timeoutMs} ms: ${JSON.stringify([...leaders])}`);
+    await sleep(200);
+  }
+}

@@ -5,7 +5,7 @@
 // where it was), writes keep being acknowledged, and the usual checks hold afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Workload, control, finalChecks, longestAckGap, mrStatus, sleep, startMultiRaft, waitInstances } from './replica-helpers.js';
+import { Workload, control, finalChecks, longestAckGap, mrStatus, sleep, startMultiRaft, waitBalanced, waitInstances } from './replica-helpers.js';
 
 const TOGETHER = { workers: 1, placement: { 'raft/0': 1, 'raft/1': 1, 'raft/2': 1, sequencer: 1 } };
 const APART = { workers: 4, placement: { 'raft/0': 1, 'raft/1': 2, 'raft/2': 3, sequencer: 4, kv: 4 } };
@@ -15,7 +15,8 @@ test('R=3: all instances on one executor, one executor per instance, and back, u
   const c = await startMultiRaft(3);
   let ok = false;
   try {
-    const before = await waitInstances(c, 3);
+    // Leaders spread first (one per replica), so that the spreading cannot move one during the test.
+    const before = await waitBalanced(c, 3);
     const w = new Workload(c, { spread: true });
     await w.start();
     await sleep(1000);

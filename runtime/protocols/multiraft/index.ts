@@ -23,14 +23,17 @@ export const multiraftProtocol: ProtocolFactory<RaftMessage, MultiRaftOptions & 
 };
 
 export { MultiRaftCore } from './core.js';
+export { Coordinator, COORDINATOR_COUNTERS, convergeStep, membershipSteps, proposeRecordUnlessHeld, restartPoint } from './coordinator.js';
+export type { CompactionPlan, CoordinatorExport, CoordinatorHost, InstanceCore, InstanceInfo, InstancePort, RestartPoint } from './coordinator.js';
 export { Sequencer } from './sequencer.js';
-export type { ReadStatus, SequencerCounters, SequencerListener } from './sequencer.js';
+export type { AwaitedRecord, ReadStatus, SequencerCounters, SequencerExport, SequencerListener } from './sequencer.js';
 export { DEFAULT_MULTIRAFT_OPTIONS, MULTIRAFT_BUGS, resolveMultiRaftOptions } from './options.js';
 export type { MultiRaftBug, MultiRaftOptions, ProgressMode } from './options.js';
 export { SkipPacer, noopPlan } from './progress.js';
+export type { SkipPacerState } from './progress.js';
 export { decodeRecord, encodeRecord, encodeSkip, slotWeight } from './records.js';
 export type { ControlRecord } from './records.js';
-export { SnapshotFormatError, unwrapSnapshot, wrapSnapshot } from './snapshot-format.js';
+export { SnapshotFormatError, decodeState, encodeState, unwrapSnapshot, wrapSnapshot } from './snapshot-format.js';
 export { GroupMode, cloneState, initialState } from './state.js';
 export type { GroupCursor, MergeState, Transition } from './state.js';
 export { pGlobal } from './reads.js';
