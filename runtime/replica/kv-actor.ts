@@ -113,11 +113,17 @@ export const kvActor = defineActor<KvActorArgs, Msg, KvMoveState>((ctx: ActorCon
     snapshotting = true;
     entriesSince = 0;
     bytesSince = 0;
+    // The sequencer chooses the point: it answers after everything it has sent here so far, so the
+    // state captured on its answer is at or after the point it noted. (Multi-Raft maps the one image
+    // to a cut in every instance's log from the merge state at that point; a state looked up only
+    // after the capture could have aged out of its recent checkpoints while this mailbox lagged.)
+    ctx.send(ActorIds.sequencer, { t: 'snapshot-point' } satisfies SequencerIn);
+  }
+
+  function capture(point: number): void {
+    snapshotting = true;
     const stream = sm.snapshot();
     const index = stream.index;
-    // Multi-Raft's sequencer keeps the merge state of this point until the image is written (it maps
-    // the one image to a cut in every instance's log); single Raft's ignores it.
-    ctx.send(ActorIds.sequencer, { t: 'snapshot-started', index } satisfies SequencerIn);
     // Streamed in the background: applies continue (the image was captured at this point).
     void (async () => {
       const chunks: Uint8Array[] = [];
@@ -138,7 +144,7 @@ export const kvActor = defineActor<KvActorArgs, Msg, KvMoveState>((ctx: ActorCon
       snapshotting = false;
       snapshotIndex = index;
       snapshots++;
-      ctx.send(ActorIds.sequencer, { t: 'snapshot-taken', index, data } satisfies SequencerIn);
+      ctx.send(ActorIds.sequencer, { t: 'snapshot-taken', index, data, point } satisfies SequencerIn);
     })();
   }
 
@@ -192,6 +198,9 @@ export const kvActor = defineActor<KvActorArgs, Msg, KvMoveState>((ctx: ActorCon
       }
       case 'status':
         ctx.send(msg.replyTo, status());
+        return;
+      case 'snapshot-point':
+        capture(msg.point);
         return;
       case 'take-snapshot':
         entriesSince = Number.MAX_SAFE_INTEGER;

@@ -92,9 +92,9 @@ export type SequencerIn =
   /** A linearizable read point of a group (or why there is none). */
   | { readonly t: 'read-state'; readonly group: number; readonly ctx: number; readonly index: number; readonly error?: string; readonly leader?: NodeId }
   /** The service made a snapshot at global index `index`; the sequencer tells each group. */
-  | { readonly t: 'snapshot-taken'; readonly index: number; readonly data: Uint8Array }
-  /** The service captured its state at global index `index` and is now writing the image out. */
-  | { readonly t: 'snapshot-started'; readonly index: number }
+  | { readonly t: 'snapshot-taken'; readonly index: number; readonly data: Uint8Array; readonly point?: number }
+  /** The service wants to snapshot: the sequencer notes a point and answers (KvIn 'snapshot-point'). */
+  | { readonly t: 'snapshot-point' }
   /** Multi-Raft: an instance's state as the coordinator needs it (sent when it changes). */
   | ({ readonly t: 'view' } & InstanceReport);
 
@@ -121,7 +121,9 @@ export type KvIn =
   | { readonly t: 'read'; readonly tag: number; readonly linearizable: boolean; readonly queries: readonly Uint8Array[] }
   | { readonly t: 'read-state'; readonly ctx: number; readonly index: number; readonly error?: string; readonly leader?: NodeId }
   | { readonly t: 'status'; readonly replyTo: string }
-  | { readonly t: 'take-snapshot'; readonly replyTo?: string };
+  | { readonly t: 'take-snapshot'; readonly replyTo?: string }
+  /** Capture the snapshot now (everything sent before this has been applied); `point` goes back in snapshot-taken. */
+  | { readonly t: 'snapshot-point'; readonly point: number };
 
 // ---------------------------------------------------------------- to client
 

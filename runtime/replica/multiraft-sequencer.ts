@@ -5,7 +5,7 @@
 //   raft/<g> ─committed─────► sequencer ─apply──► kv      the deterministic round-robin merge
 //   raft/<g> ─restore───────► sequencer ─restore► kv      a leader's snapshot: jump, maybe restore
 //   raft/<g> ─read-state────► sequencer ─read-state► kv   served once p_global is merged
-//   kv ─read-index / snapshot-started / snapshot-taken ─► sequencer
+//   kv ─read-index / snapshot-point / snapshot-taken ─► sequencer ─snapshot-point─► kv
 //   sequencer ─mr-noops / mr-entry / mr-record / mr-converge / transfer / read-index / compact─► raft/<g>
 //   sequencer ─routes──► client (local leaders, leaders elsewhere)     sequencer ─need──► instances
 //
@@ -105,6 +105,7 @@ interface MoveState {
   readonly tracked: [number, Tracked[]][];
   readonly pinned: [number, MergeState][];
   readonly nextShared: number;
+  readonly nextPoint: number;
   readonly counters: Record<ActorCounter, number>;
   readonly queue: MrSequencerMsg[];
   readonly stallQueued: boolean;
@@ -127,9 +128,10 @@ export const multiraftSequencerActor = defineActor<MrSequencerArgs, MrSequencerM
   let tags = new Map<Uint8Array, number>();
   /** Per instance: tagged entries offered, oldest first, until output or excluded. */
   const tracked = new Map<number, Tracked[]>();
-  /** Merge states pinned for snapshots being written, by the service's snapshot index. */
+  /** Merge states pinned for snapshots being taken, by snapshot point. */
   const pinned = new Map<number, MergeState>();
   let nextShared = 1;
+  let nextPoint = 1;
   let stallQueued = false;
   let lastRoutes = '';
   const counters = Object.fromEntries(ACTOR_COUNTERS.map((k) => [k, 0])) as Record<ActorCounter, number>;
@@ -397,14 +399,18 @@ export const multiraftSequencerActor = defineActor<MrSequencerArgs, MrSequencerM
         c.readIndex(msg.ctx);
         flushReads();
         return;
-      case 'snapshot-started': {
-        const cp = c.checkpointFor(msg.index);
-        if (cp !== null) pinned.set(msg.index, cp);
+      case 'snapshot-point': {
+        // The merge state now (the newest checkpoint): kv captures after applying everything sent
+        // so far, so its image is at or after this point.
+        const point = nextPoint++;
+        const cp = c.checkpointFor(c.sequencer().p);
+        if (cp !== null) pinned.set(point, cp);
+        toKv({ t: 'snapshot-point', point });
         return;
       }
       case 'snapshot-taken': {
-        const cp = pinned.get(msg.index) ?? c.checkpointFor(msg.index);
-        pinned.delete(msg.index);
+        const cp = (msg.point !== undefined ? pinned.get(msg.point) : undefined) ?? c.checkpointFor(msg.index);
+        if (msg.point !== undefined) pinned.delete(msg.point);
         const plan = c.compactionPlan(msg.index, msg.data, cp);
         if (plan === null || plan.cuts.length === 0) return;
         counters.sharedCompactions++;
@@ -456,6 +462,7 @@ export const multiraftSequencerActor = defineActor<MrSequencerArgs, MrSequencerM
         tracked: [...tracked],
         pinned: [...pinned],
         nextShared,
+        nextPoint,
         counters: { ...counters },
         queue,
         stallQueued,
@@ -469,6 +476,7 @@ export const multiraftSequencerActor = defineActor<MrSequencerArgs, MrSequencerM
       for (const [g, l] of s.tracked) tracked.set(g, l);
       for (const [k, v] of s.pinned) pinned.set(k, v);
       nextShared = s.nextShared;
+      nextPoint = s.nextPoint;
       Object.assign(counters, s.counters);
       queue = s.queue;
       // The tick and stall timers move with the actor (the runtime re-arms them after restore).

@@ -70,7 +70,9 @@ export const sequencerActor = defineActor<SequencerArgs, SequencerMsg>((ctx, arg
         case 'snapshot-taken':
           for (const p of core.compactionPoints(msg.index)) ctx.send(ActorIds.raft(p.group), { t: 'compact', index: p.index, data: msg.data } satisfies RaftIn);
           return;
-        case 'snapshot-started':
+        case 'snapshot-point':
+          toKv({ t: 'snapshot-point', point: 0 });
+          return;
         case 'view':
           return;
       }
