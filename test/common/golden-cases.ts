@@ -5,7 +5,7 @@
 import { EntryType } from '../../runtime/protocols/api.js';
 import type { Entry } from '../../runtime/protocols/api.js';
 import { BinaryReader, BinaryWriter } from '../../runtime/net/binary.js';
-import { ByteReader, ByteWriter } from '../../runtime/service/bytes.js';
+import { ByteReader, ByteWriter } from '../../runtime/common/bytes.js';
 import { beginFrame, endFrame, FrameKind } from '../../runtime/net/frame.js';
 import { peerProof, readAccept, readChallenge, readPeerHello, readReject, writePeerHello, writeReject } from '../../runtime/net/handshake.js';
 import { readClientHello, readClientWelcome, writeClientHello, writeClientWelcome } from '../../runtime/net/client-wire.js';
@@ -215,15 +215,15 @@ export const goldenCases: GoldenCase[] = [
     encode: () => {
       const w = new ByteWriter(4);
       for (const v of VARINTS) w.varint(v);
-      return w.u8(7).u32le(0xdeadbeef).latin1('k\xe9y').string('✓').lenBytes(u8(4, 5)).bytes(u8(6)).finish();
+      return w.u8(7).u32le(0xdeadbeef).latin1('k\xe9y').string('✓').bytes(u8(4, 5)).raw(u8(6)).finish();
     },
     reencode: (b) => {
       const r = new ByteReader(b, 'golden');
       const w = new ByteWriter(4);
       for (let i = 0; i < VARINTS.length; i++) w.varint(r.varint());
       w.u8(r.u8()).u32le(r.u32le());
-      const key = r.lenBytes(100, 'key');
-      w.latin1(key.toString('latin1')).string(r.string(100, 'text')).lenBytes(r.lenBytes(100, 'bytes')).bytes(r.bytes(1, 'raw'));
+      const key = r.bytes('key', 100);
+      w.latin1(Buffer.from(key).toString('latin1')).string(r.string('text', 100)).bytes(r.bytes('bytes', 100)).raw(r.raw(1, 'raw'));
       r.expectEnd();
       return w.finish();
     },
