@@ -15,7 +15,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { MessageCodec } from '../protocols/api.js';
-import { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
+import { ByteReader, ByteWriter, DecodeError } from '../common/bytes.js';
 import { encodeMessageInto } from './codec.js';
 import { readClientHello, writeClientWelcome } from './client-wire.js';
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameKind, HANDSHAKE_MAX_FRAME_BYTES, beginFrame, endFrame } from './frame.js';
@@ -290,7 +290,7 @@ export class ClientPortServer<Req, Res> {
     const limits = this.limits;
     const session = new ClientSession<Res>(sock, this as unknown as ClientPortServer<unknown, Res>);
     const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
-    const reader = new BinaryReader();
+    const reader = new ByteReader();
     let authed = false;
     let done = false;
     const timer = setTimeout(() => refuse('timeout', `no hello within ${limits.handshakeTimeoutMs} ms`), limits.handshakeTimeoutMs);
@@ -300,7 +300,7 @@ export class ClientPortServer<Req, Res> {
       done = true;
       clearTimeout(timer);
       this.countRefused(reason, remote, detail);
-      const w = new BinaryWriter(16);
+      const w = new ByteWriter(16);
       const start = beginFrame(w, FrameKind.ClientReject);
       writeReject(w, reason, CLIENT_PROTOCOL_VERSION, CLIENT_PROTOCOL_VERSION);
       endFrame(w, start);
