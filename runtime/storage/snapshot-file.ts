@@ -11,7 +11,7 @@ import { tempNameFor } from './atomic-file.js';
 import { crc32c } from './crc32c.js';
 import { CorruptionError, StorageError } from './errors.js';
 import { fsyncDir } from './fs-util.js';
-import { readU64, writeU64 } from './wal-format.js';
+import { readU64LE, writeU64LE } from '../common/bytes.js';
 
 const MAGIC = 0x504e5356; // "VSNP"
 const VERSION = 1;
@@ -77,7 +77,7 @@ export async function writeSnapshotFile(dir: string, id: number, source: AsyncIt
     const header = Buffer.alloc(HEADER);
     header.writeUInt32LE(MAGIC, 0);
     header.writeUInt32LE(VERSION, 4);
-    writeU64(header, 8, id);
+    writeU64LE(header, 8, id);
     header.writeUInt32LE(crc32c(header, 0, 28), 28);
     await writeAll(header, HEADER);
     for await (const chunk of asChunks(source)) {
@@ -96,7 +96,7 @@ export async function writeSnapshotFile(dir: string, id: number, source: AsyncIt
     const trailer = Buffer.alloc(TRAILER);
     trailer.writeUInt32LE(0, 0);
     trailer.writeUInt32LE(blocks, 4);
-    writeU64(trailer, 8, size);
+    writeU64LE(trailer, 8, size);
     trailer.writeUInt32LE(imageCrc, 16);
     trailer.writeUInt32LE(crc32c(trailer, 0, 20), 20);
     await writeAll(trailer, TRAILER);
@@ -143,7 +143,7 @@ export async function* readSnapshotStream(file: string, expect?: ExpectedImage):
     if (header.readUInt32LE(0) !== MAGIC) throw new CorruptionError(file, 0, 'bad snapshot magic');
     if (header.readUInt32LE(28) !== crc32c(header, 0, 28)) throw new CorruptionError(file, 0, 'snapshot header checksum mismatch');
     if (header.readUInt32LE(4) !== VERSION) throw new CorruptionError(file, 4, `unsupported snapshot version ${header.readUInt32LE(4)}`);
-    const id = readU64(header, 8);
+    const id = readU64LE(header, 8);
     if (expect && id !== expect.id) throw new CorruptionError(file, 8, `snapshot file holds id ${id}, expected ${expect.id}`);
     let pos = HEADER;
     let size = 0;
@@ -166,7 +166,7 @@ export async function* readSnapshotStream(file: string, expect?: ExpectedImage):
     if (pos + TRAILER !== fileSize) throw new CorruptionError(file, pos, 'snapshot trailer is not at the end of the file');
     const t = await readAt(pos, TRAILER);
     if (t.readUInt32LE(20) !== crc32c(t, 0, 20)) throw new CorruptionError(file, pos, 'snapshot trailer checksum mismatch');
-    if (t.readUInt32LE(4) !== blocks || readU64(t, 8) !== size || t.readUInt32LE(16) !== crc) {
+    if (t.readUInt32LE(4) !== blocks || readU64LE(t, 8) !== size || t.readUInt32LE(16) !== crc) {
       throw new CorruptionError(file, pos, 'snapshot trailer disagrees with the blocks (count, length or image checksum)');
     }
     if (expect && (expect.size !== size || expect.crc !== crc)) {

@@ -4,7 +4,6 @@
 // there is a decoder, decodes the bytes and encodes the result again.
 import { EntryType } from '../../runtime/protocols/api.js';
 import type { Entry } from '../../runtime/protocols/api.js';
-import { BinaryReader, BinaryWriter } from '../../runtime/net/binary.js';
 import { ByteReader, ByteWriter } from '../../runtime/common/bytes.js';
 import { beginFrame, endFrame, FrameKind } from '../../runtime/net/frame.js';
 import { peerProof, readAccept, readChallenge, readPeerHello, readReject, writePeerHello, writeReject } from '../../runtime/net/handshake.js';
@@ -44,7 +43,6 @@ import {
 } from '../../runtime/service/kv/index.js';
 import type { KvCommand, KvCommandResult, KvQuery, KvQueryResult } from '../../runtime/service/kv/index.js';
 import {
-  EncodeBuffer,
   encodeEntry,
   encodeHardState,
   encodeLogState,
@@ -64,7 +62,7 @@ const u8 = (...xs: number[]) => Uint8Array.from(xs);
 const latin1 = (s: string) => Buffer.from(s, 'latin1');
 const VARINTS = [0, 1, 127, 128, 255, 300, 16383, 16384, 2 ** 21 - 1, 2 ** 21, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 35 + 7, 2 ** 49, Number.MAX_SAFE_INTEGER];
 
-function netPrimitives(w: BinaryWriter): void {
+function netPrimitives(w: ByteWriter): void {
   for (const v of VARINTS) w.varint(v);
   w.u8(0xab);
   w.u16(0x1234);
@@ -80,7 +78,7 @@ function netPrimitives(w: BinaryWriter): void {
   w.raw(u8(9, 8));
 }
 
-function readNetPrimitives(r: BinaryReader, w: BinaryWriter): void {
+function readNetPrimitives(r: ByteReader, w: ByteWriter): void {
   for (let i = 0; i < VARINTS.length; i++) w.varint(r.varint());
   w.u8(r.u8());
   w.u16(r.u16());
@@ -180,8 +178,8 @@ function mergeState() {
 const nonceA = Buffer.alloc(32, 0xa1);
 const nonceB = Buffer.alloc(32, 0xb2);
 
-function netFrame(fill: (w: BinaryWriter) => void): Uint8Array {
-  const w = new BinaryWriter(16);
+function netFrame(fill: (w: ByteWriter) => void): Uint8Array {
+  const w = new ByteWriter(16);
   fill(w);
   return w.toBytes();
 }
@@ -198,17 +196,17 @@ async function kvSnapshot(): Promise<Uint8Array> {
   return Buffer.concat(parts);
 }
 
-function wal(fill: (eb: EncodeBuffer) => void): Uint8Array {
-  const eb = new EncodeBuffer(64);
+function wal(fill: (eb: ByteWriter) => void): Uint8Array {
+  const eb = new ByteWriter(64);
   fill(eb);
-  return Uint8Array.from(eb.buf.subarray(0, eb.len));
+  return eb.finish();
 }
 
 export const goldenCases: GoldenCase[] = [
   {
     name: 'net toolkit primitives',
     encode: () => netFrame(netPrimitives),
-    reencode: (b) => netFrame((w) => readNetPrimitives(new BinaryReader(b), w)),
+    reencode: (b) => netFrame((w) => readNetPrimitives(new ByteReader(b), w)),
   },
   {
     name: 'service toolkit primitives',
@@ -361,7 +359,7 @@ export const goldenCases: GoldenCase[] = [
         wal((eb) => {
           eb.ensure(32);
           writeBatchHeader(eb.buf, 0, 0x12345678, 1000, 4, 2 ** 33, 1);
-          eb.len = 32;
+          eb.pos = 32;
           encodeEntry(eb, 3, { index: 2 ** 41, term: 9, type: EntryType.Config, data: u8(1, 2, 3, 4, 5) });
           encodeHardState(eb, 3, { term: 9, vote: 2, commit: 2 ** 41 - 1 });
           encodeSnapshotRef(eb, 0, { index: 100, term: 4, membership: { voters: [1, 2], learners: [3], votersOutgoing: [1] }, fileId: 7, size: 4096, crc: 0xcafebabe }, 1);
