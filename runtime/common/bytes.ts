@@ -264,24 +264,24 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
 
   /** A varint length (at most `max`, if given) and that many bytes, as a view (no copy). */
   bytes(field = 'byte string', max?: number): B {
-    const at = this.pos;
-    const n = max === undefined ? this.varint(`${field} length`) : this.varintMax(max, `${field} length`);
-    const left = this.end - this.pos;
-    if (n > left) this.fail(`${field} of ${n} bytes overruns input (${left} left)`, at);
-    const start = this.pos;
-    this.pos = start + n;
-    return this.src.subarray(start, start + n) as B;
+    const start = this.skipLengthPrefixed(field, max);
+    return this.src.subarray(start, this.pos) as B;
   }
 
   /** A varint byte length (at most `max`, if given) and that much UTF-8 text. */
   string(field = 'string', max?: number): string {
+    const start = this.skipLengthPrefixed(field, max);
+    return this.buf.toString('utf8', start, this.pos);
+  }
+
+  /** Reads a varint length and skips that many bytes; returns where they start. */
+  private skipLengthPrefixed(field: string, max: number | undefined): number {
     const at = this.pos;
     const n = max === undefined ? this.varint(`${field} length`) : this.varintMax(max, `${field} length`);
-    const left = this.end - this.pos;
-    if (n > left) this.fail(`${field} of ${n} bytes overruns input (${left} left)`, at);
     const start = this.pos;
+    if (n > this.end - start) this.fail(`${field} of ${n} bytes overruns input (${this.end - start} left)`, at);
     this.pos = start + n;
-    return this.buf.toString('utf8', start, start + n);
+    return start;
   }
 
   /** Throws unless the whole input was read: trailing bytes mean a malformed message. */
