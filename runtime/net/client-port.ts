@@ -22,6 +22,7 @@ import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameKind, HANDSHAKE_MAX_FRAME_B
 import { CLIENT_PROTOCOL_VERSION, tokenDigest, tokenMatches, writeReject, type RefuseReason } from './handshake.js';
 import { RateLimitedLog, stderrLogger, type NetLogger } from './logger.js';
 import { SendQueue } from './send-queue.js';
+import { listenOn } from './listen.js';
 
 export interface ClientCodecs<Req, Res> {
   readonly request: MessageCodec<Req>;
@@ -247,20 +248,8 @@ export class ClientPortServer<Req, Res> {
     }
   }
 
-  private listen(): Promise<void> {
-    const host = this.opts.listen?.host ?? '127.0.0.1';
-    const port = this.opts.listen?.port ?? 0;
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(new Error(`cannot listen for clients on ${host}:${port}: ${e.message}`));
-      this.server.once('error', onError);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (e) => this.logger.log.error({ error: e.message }, 'client listener error'));
-        const a = this.server.address() as net.AddressInfo;
-        this.bound = { host: a.address, port: a.port };
-        resolve();
-      });
-    });
+  private async listen(): Promise<void> {
+    this.bound = await listenOn(this.server, this.opts.listen, 'for clients', (e) => this.logger.log.error({ error: e.message }, 'client listener error'));
   }
 
   get address(): { host: string; port: number } {
