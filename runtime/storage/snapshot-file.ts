@@ -6,10 +6,10 @@
 // block   := u32 length (>0), u32 crc32c(payload), payload
 // trailer := u32 0, u32 blockCount, u64 imageLength, u32 crc32c(image), u32 crc32c(trailer[0..20])
 import fs from 'node:fs';
-import path from 'node:path';
 import { tempNameFor } from './atomic-file.js';
 import { crc32c } from './crc32c.js';
 import { CorruptionError, StorageError } from './errors.js';
+import { numberedFileName, parseNumberedFileName } from './file-names.js';
 import { fsyncDir } from './fs-util.js';
 import { readU64LE, writeU64LE } from '../common/bytes.js';
 
@@ -21,15 +21,8 @@ const TRAILER = 24;
 /** Stream chunks are coalesced into blocks of at most this size. */
 export const SNAPSHOT_BLOCK = 256 * 1024;
 
-export function snapshotFileName(dir: string, id: number): string {
-  return path.join(dir, `${id.toString(16).padStart(16, '0')}.snap`);
-}
-
-/** Parses `<16 hex>.snap`; null for anything else. */
-export function parseSnapshotFileName(name: string): number | null {
-  const m = /^([0-9a-f]{16})\.snap$/.exec(name);
-  return m ? parseInt(m[1]!, 16) : null;
-}
+export const snapshotFileName = (dir: string, id: number): string => numberedFileName(dir, id, 'snap');
+export const parseSnapshotFileName = (name: string): number | null => parseNumberedFileName(name, 'snap');
 
 export interface SnapshotFileInfo {
   readonly file: string;
