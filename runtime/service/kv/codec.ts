@@ -248,6 +248,11 @@ export function readKvEntry(r: ByteReader<Buffer>, withValue: boolean): KvEntry 
   return { key, value, createRevision, modRevision, version };
 }
 
+function writeOptionalEntry(w: ByteWriter, e: KvEntry | null): void {
+  if (e === null) w.u8(0);
+  else writeKvEntry(w.u8(1), e);
+}
+
 function readOptionalEntry(r: ByteReader<Buffer>): KvEntry | null {
   const at = r.pos;
   const has = r.u8();
@@ -264,25 +269,15 @@ function readBool(r: ByteReader<Buffer>, field: string): boolean {
 
 export function encodeKvCommandResult(res: KvCommandResult): Uint8Array {
   const w = new ByteWriter(32);
-  const opt = (e: KvEntry | null) => {
-    if (e === null) w.u8(0);
-    else {
-      w.u8(1);
-      writeKvEntry(w, e);
-    }
-  };
   switch (res.op) {
     case 'put':
-      w.u8(KvOp.Put).varint(res.revision);
-      opt(res.prev);
+      writeOptionalEntry(w.u8(KvOp.Put).varint(res.revision), res.prev);
       break;
     case 'delete':
-      w.u8(KvOp.Delete).varint(res.revision).u8(res.deleted ? 1 : 0);
-      opt(res.prev);
+      writeOptionalEntry(w.u8(KvOp.Delete).varint(res.revision).u8(res.deleted ? 1 : 0), res.prev);
       break;
     case 'cas':
-      w.u8(KvOp.Cas).u8(res.succeeded ? 1 : 0).varint(res.revision);
-      opt(res.current);
+      writeOptionalEntry(w.u8(KvOp.Cas).u8(res.succeeded ? 1 : 0).varint(res.revision), res.current);
       break;
   }
   return w.finish();
@@ -319,12 +314,7 @@ export function encodeKvQueryResult(res: KvQueryResult): Uint8Array {
   const w = new ByteWriter(64);
   switch (res.op) {
     case 'get':
-      w.u8(KvQueryOp.Get).varint(res.revision);
-      if (res.entry === null) w.u8(0);
-      else {
-        w.u8(1);
-        writeKvEntry(w, res.entry);
-      }
+      writeOptionalEntry(w.u8(KvQueryOp.Get).varint(res.revision), res.entry);
       break;
     case 'scan': {
       const keysOnly = res.entries.length > 0 && res.entries.every((e) => e.value === null);
