@@ -30,26 +30,9 @@ import {
   encodeStatusResult,
   ResultStatus,
 } from '../../runtime/service/envelope.js';
-import {
-  createKvStateMachine,
-  decodeKvCommand,
-  decodeKvCommandResult,
-  decodeKvQuery,
-  decodeKvQueryResult,
-  encodeKvCommand,
-  encodeKvCommandResult,
-  encodeKvQuery,
-  encodeKvQueryResult,
-} from '../../runtime/service/kv/index.js';
+import * as kv from '../../runtime/service/kv/index.js';
 import type { KvCommand, KvCommandResult, KvQuery, KvQueryResult } from '../../runtime/service/kv/index.js';
-import {
-  encodeEntry,
-  encodeHardState,
-  encodeLogState,
-  encodeSegmentHeader,
-  encodeSnapshotRef,
-  writeBatchHeader,
-} from '../../runtime/storage/wal-format.js';
+import * as walFormat from '../../runtime/storage/wal-format.js';
 
 export interface GoldenCase {
   readonly name: string;
@@ -185,11 +168,11 @@ function netFrame(fill: (w: ByteWriter) => void): Uint8Array {
 }
 
 async function kvSnapshot(): Promise<Uint8Array> {
-  const sm = createKvStateMachine({});
+  const sm = kv.createKvStateMachine({});
   const open = encodeCommand({ kind: CommandKind.OpenSession, client: 0, seq: 77 });
   sm.apply([{ index: 1, term: 1, type: EntryType.Normal, data: encodeBatch(1_000, [open]) }]);
   const put = (key: string, value: string, seq: number, client: number) =>
-    encodeCommand({ client, seq, ack: client === 0 ? 0 : seq - 1, body: encodeKvCommand({ op: 'put', key: latin1(key), value: latin1(value) }) });
+    encodeCommand({ client, seq, ack: client === 0 ? 0 : seq - 1, body: kv.encodeKvCommand({ op: 'put', key: latin1(key), value: latin1(value) }) });
   sm.apply([{ index: 2, term: 1, type: EntryType.Normal, data: encodeBatch(2_000, [put('alpha', 'one', 1, 1), put('beta', 'two', 2, 1), put('gamma', '', 5, 0)]) }]);
   const parts: Uint8Array[] = [];
   for await (const chunk of sm.snapshot()) parts.push(Uint8Array.from(chunk));
@@ -342,29 +325,29 @@ export const goldenCases: GoldenCase[] = [
       return Buffer.concat([buf.subarray(0, 4), encodeStatusResult(ResultStatus.Malformed, malformed.message), encodeStatusResult(stale.status as typeof ResultStatus.Stale)]);
     },
   },
-  ...kvCommands.map((c, i): GoldenCase => ({ name: `kv command ${i} (${c.op})`, encode: () => encodeKvCommand(c), reencode: (b) => encodeKvCommand(decodeKvCommand(b)) })),
-  ...kvQueries.map((q, i): GoldenCase => ({ name: `kv query ${i} (${q.op})`, encode: () => encodeKvQuery(q), reencode: (b) => encodeKvQuery(decodeKvQuery(b)) })),
+  ...kvCommands.map((c, i): GoldenCase => ({ name: `kv command ${i} (${c.op})`, encode: () => kv.encodeKvCommand(c), reencode: (b) => kv.encodeKvCommand(kv.decodeKvCommand(b)) })),
+  ...kvQueries.map((q, i): GoldenCase => ({ name: `kv query ${i} (${q.op})`, encode: () => kv.encodeKvQuery(q), reencode: (b) => kv.encodeKvQuery(kv.decodeKvQuery(b)) })),
   ...kvCommandResults.map(
-    (r, i): GoldenCase => ({ name: `kv command result ${i} (${r.op})`, encode: () => encodeKvCommandResult(r), reencode: (b) => encodeKvCommandResult(decodeKvCommandResult(b)) }),
+    (r, i): GoldenCase => ({ name: `kv command result ${i} (${r.op})`, encode: () => kv.encodeKvCommandResult(r), reencode: (b) => kv.encodeKvCommandResult(kv.decodeKvCommandResult(b)) }),
   ),
   ...kvQueryResults.map(
-    (r, i): GoldenCase => ({ name: `kv query result ${i} (${r.op})`, encode: () => encodeKvQueryResult(r), reencode: (b) => encodeKvQueryResult(decodeKvQueryResult(b)) }),
+    (r, i): GoldenCase => ({ name: `kv query result ${i} (${r.op})`, encode: () => kv.encodeKvQueryResult(r), reencode: (b) => kv.encodeKvQueryResult(kv.decodeKvQueryResult(b)) }),
   ),
   { name: 'kv state machine snapshot (sessions, entries, framing, CRCs)', encode: kvSnapshot },
   {
     name: 'WAL segment header, batch header and records',
     encode: () =>
       Buffer.concat([
-        encodeSegmentHeader(2 ** 40 + 5, 0x12345678),
+        walFormat.encodeSegmentHeader(2 ** 40 + 5, 0x12345678),
         wal((eb) => {
           eb.ensure(32);
-          writeBatchHeader(eb.buf, 0, 0x12345678, 1000, 4, 2 ** 33, 1);
+          walFormat.writeBatchHeader(eb.buf, 0, 0x12345678, 1000, 4, 2 ** 33, 1);
           eb.pos = 32;
-          encodeEntry(eb, 3, { index: 2 ** 41, term: 9, type: EntryType.Config, data: u8(1, 2, 3, 4, 5) });
-          encodeHardState(eb, 3, { term: 9, vote: 2, commit: 2 ** 41 - 1 });
-          encodeSnapshotRef(eb, 0, { index: 100, term: 4, membership: { voters: [1, 2], learners: [3], votersOutgoing: [1] }, fileId: 7, size: 4096, crc: 0xcafebabe }, 1);
-          encodeSnapshotRef(eb, 1, { index: 100, term: 4, membership: { voters: [1], learners: [] }, fileId: 7, size: 4096, crc: 1 }, 0);
-          encodeLogState(eb, 3, { lastIndex: 50, runStart: [1, 20], runTerm: [1, 4] });
+          walFormat.encodeEntry(eb, 3, { index: 2 ** 41, term: 9, type: EntryType.Config, data: u8(1, 2, 3, 4, 5) });
+          walFormat.encodeHardState(eb, 3, { term: 9, vote: 2, commit: 2 ** 41 - 1 });
+          walFormat.encodeSnapshotRef(eb, 0, { index: 100, term: 4, membership: { voters: [1, 2], learners: [3], votersOutgoing: [1] }, fileId: 7, size: 4096, crc: 0xcafebabe }, 1);
+          walFormat.encodeSnapshotRef(eb, 1, { index: 100, term: 4, membership: { voters: [1], learners: [] }, fileId: 7, size: 4096, crc: 1 }, 0);
+          walFormat.encodeLogState(eb, 3, { lastIndex: 50, runStart: [1, 20], runTerm: [1, 4] });
         }),
       ]),
   },
