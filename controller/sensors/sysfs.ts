@@ -41,13 +41,6 @@ export function readAttrIfExists(path: string): string | undefined {
   }
 }
 
-export function readIntAttr(path: string): number {
-  const s = readAttr(path);
-  const n = Number(s);
-  if (!Number.isFinite(n) || s === '') throw new SysfsError(path, 'EINVAL', `${path}: expected a number, found ${JSON.stringify(s)}`);
-  return n;
-}
-
 export function readIntAttrIfExists(path: string): number | undefined {
   const s = readAttrIfExists(path);
   if (s === undefined) return undefined;

@@ -51,11 +51,6 @@ export function lockFile(file: string): { fd: number } | null {
   return { fd };
 }
 
-/** Whether `fallocate` mode can work here (libc reachable through koffi). */
-export function fallocateAvailable(): boolean {
-  return libcFallocate() !== null;
-}
-
 function errnoError(errno: number, syscall: string, path: string): NodeJS.ErrnoException {
   const name = Object.entries(osConstants.errno).find(([, v]) => v === errno)?.[0] ?? `E${errno}`;
   const e = new Error(`${name}: ${syscall} failed on ${path}`) as NodeJS.ErrnoException;
