@@ -108,7 +108,7 @@ export function readU64LE(buf: Buffer, offset: number): number {
   return hi * TWO_POW_32 + buf.readUInt32LE(offset);
 }
 
-const reading = (field: string | undefined): string => (field === undefined ? '' : ` reading ${field}`);
+const reading = (field: string | undefined, suffix = ''): string => (field === undefined ? '' : ` reading ${field}${suffix}`);
 
 /**
  * Reads one input. Views it returns (raw, bytes) are subarrays of the input, of the input's own
@@ -205,9 +205,30 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
   }
 
   varint(field?: string): number {
+    return this.varintNamed(field, '');
+  }
+
+  /** A varint no larger than `max`: lengths, counts, enums. */
+  varintMax(max: number, field: string): number {
+    const at = this.pos;
+    const v = this.varintNamed(field, '');
+    if (v > max) this.fail(`${field} ${v} exceeds ${max}`, at);
+    return v;
+  }
+
+  /** A count of items that each take at least `minItemBytes`, so it cannot exceed what is left. */
+  count(field: string, minItemBytes: number): number {
+    const at = this.pos;
+    const n = this.varintNamed(field, ' count');
+    if (n * minItemBytes > this.end - this.pos) this.fail(`${field} count ${n} exceeds the remaining input`, at);
+    return n;
+  }
+
+  /** A varint; errors name it `field + suffix` (built only then: this runs per entry on hot paths). */
+  private varintNamed(field: string | undefined, suffix: string): number {
     const b = this.src;
     const start = this.pos;
-    if (start >= this.end) this.fail(`truncated varint${reading(field)}: unexpected end of input`);
+    if (start >= this.end) this.fail(`truncated varint${reading(field, suffix)}: unexpected end of input`);
     let byte = b[start]!;
     if (byte < 0x80) {
       this.pos = start + 1;
@@ -217,35 +238,19 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
     let scale = 128;
     let p = start + 1;
     for (;;) {
-      if (p >= this.end) this.fail(`truncated varint${reading(field)}: runs past the end of input`, start);
-      if (p - start >= MAX_VARINT_BYTES) this.fail(`varint longer than ${MAX_VARINT_BYTES} bytes${reading(field)}`, start);
+      if (p >= this.end) this.fail(`truncated varint${reading(field, suffix)}: runs past the end of input`, start);
+      if (p - start >= MAX_VARINT_BYTES) this.fail(`varint longer than ${MAX_VARINT_BYTES} bytes${reading(field, suffix)}`, start);
       byte = b[p++]!;
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) {
-        if (byte === 0) this.fail(`overlong (non-minimal) varint${reading(field)}`, start);
+        if (byte === 0) this.fail(`overlong (non-minimal) varint${reading(field, suffix)}`, start);
         break;
       }
       scale *= 128;
     }
-    if (value > Number.MAX_SAFE_INTEGER) this.fail(`${field ?? 'varint'} exceeds 2^53-1`, start);
+    if (value > Number.MAX_SAFE_INTEGER) this.fail(`${field === undefined ? 'varint' : field + suffix} exceeds 2^53-1`, start);
     this.pos = p;
     return value;
-  }
-
-  /** A varint no larger than `max`: lengths, counts, enums. */
-  varintMax(max: number, field: string): number {
-    const at = this.pos;
-    const v = this.varint(field);
-    if (v > max) this.fail(`${field} ${v} exceeds ${max}`, at);
-    return v;
-  }
-
-  /** A count of items that each take at least `minItemBytes`, so it cannot exceed what is left. */
-  count(field: string, minItemBytes: number): number {
-    const at = this.pos;
-    const n = this.varint(`${field} count`);
-    if (n * minItemBytes > this.end - this.pos) this.fail(`${field} count ${n} exceeds the remaining input`, at);
-    return n;
   }
 
   /** Skip `n` bytes; returns where they start. */
@@ -277,7 +282,8 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
   /** Reads a varint length and skips that many bytes; returns where they start. */
   private skipLengthPrefixed(field: string, max: number | undefined): number {
     const at = this.pos;
-    const n = max === undefined ? this.varint(`${field} length`) : this.varintMax(max, `${field} length`);
+    const n = this.varintNamed(field, ' length');
+    if (max !== undefined && n > max) this.fail(`${field} length ${n} exceeds ${max}`, at);
     const start = this.pos;
     if (n > this.end - start) this.fail(`${field} of ${n} bytes overruns input (${this.end - start} left)`, at);
     this.pos = start + n;
