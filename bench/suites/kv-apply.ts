@@ -93,7 +93,8 @@ function makeEntries(d: Driver, n: number, batch: number, valueSize: number, key
       w.u8(CommandKind.Service).varint(client).varint(seq).varint(seq - ack).varint(bodyLen);
       w.u8(KvOp.Put).u8(0).bytes(k).bytes(value);
     }
-    entries.push({ index, term: 1, type: 0, data: w.finish() });
+    // A Buffer, as entries reach the state machine in a replica (from the network or the WAL).
+    entries.push({ index, term: 1, type: 0, data: w.toBytes() });
   }
   return entries;
 }

@@ -392,8 +392,12 @@ export class ByteWriter {
       const buf = this.buf;
       let p = this.pos;
       for (let i = start; i < end; i++) buf[p++] = src[i]!;
+    } else if (start === 0 && end === src.length) {
+      this.buf.set(src, this.pos);
+    } else if (Buffer.isBuffer(src)) {
+      src.copy(this.buf, this.pos, start, end);
     } else {
-      this.buf.set(start === 0 && end === src.length ? src : src.subarray(start, end), this.pos);
+      this.buf.set(src.subarray(start, end), this.pos);
     }
     this.pos += n;
     return this;
