@@ -155,18 +155,18 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
     throw new DecodeError(reason, at, this.what);
   }
 
-  private need(n: number, field: string): void {
+  private truncated(n: number, field: string): never {
     const left = this.end - this.pos;
-    if (left < n) this.fail(`truncated reading ${field}${n > 1 ? ` (need ${n} bytes, have ${left})` : ''}`);
+    return this.fail(`truncated reading ${field}${n > 1 ? ` (need ${n} bytes, have ${left})` : ''}`);
   }
 
   u8(field?: string): number {
-    if (this.pos >= this.end) this.need(1, field ?? 'u8');
+    if (this.pos >= this.end) this.truncated(1, field ?? 'u8');
     return this.src[this.pos++]!;
   }
 
   u16(field?: string): number {
-    this.need(2, field ?? 'u16');
+    if (this.end - this.pos < 2) this.truncated(2, field ?? 'u16');
     const b = this.src;
     const p = this.pos;
     this.pos = p + 2;
@@ -174,7 +174,7 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
   }
 
   u32(field?: string): number {
-    this.need(4, field ?? 'u32');
+    if (this.end - this.pos < 4) this.truncated(4, field ?? 'u32');
     const b = this.src;
     const p = this.pos;
     this.pos = p + 4;
@@ -182,7 +182,7 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
   }
 
   u32le(field?: string): number {
-    this.need(4, field ?? 'u32le');
+    if (this.end - this.pos < 4) this.truncated(4, field ?? 'u32le');
     const b = this.src;
     const p = this.pos;
     this.pos = p + 4;
@@ -198,7 +198,7 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
   }
 
   f64(field?: string): number {
-    this.need(8, field ?? 'f64');
+    if (this.end - this.pos < 8) this.truncated(8, field ?? 'f64');
     const v = this.buf.readDoubleBE(this.pos);
     this.pos += 8;
     return v;
