@@ -108,8 +108,6 @@ export function readU64LE(buf: Buffer, offset: number): number {
   return hi * TWO_POW_32 + buf.readUInt32LE(offset);
 }
 
-const reading = (field: string | undefined, suffix = ''): string => (field === undefined ? '' : ` reading ${field}${suffix}`);
-
 /**
  * Reads one input. Views it returns (raw, bytes) are subarrays of the input, of the input's own
  * class: a Buffer gives Buffers, a plain Uint8Array plain ones. `field` arguments only name the
@@ -224,11 +222,14 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
     return n;
   }
 
-  /** A varint; errors name it `field + suffix` (built only then: this runs per entry on hot paths). */
+  /**
+   * A varint; errors name it `field + suffix`. The messages are built in varintError so that this
+   * function stays small enough for V8 to inline into its callers (it runs per field).
+   */
   private varintNamed(field: string | undefined, suffix: string): number {
     const b = this.src;
     const start = this.pos;
-    if (start >= this.end) this.fail(`truncated varint${reading(field, suffix)}: unexpected end of input`);
+    if (start >= this.end) return this.varintError('empty', field, suffix, start);
     let byte = b[start]!;
     if (byte < 0x80) {
       this.pos = start + 1;
@@ -238,19 +239,35 @@ export class ByteReader<B extends Uint8Array = Uint8Array> {
     let scale = 128;
     let p = start + 1;
     for (;;) {
-      if (p >= this.end) this.fail(`truncated varint${reading(field, suffix)}: runs past the end of input`, start);
-      if (p - start >= MAX_VARINT_BYTES) this.fail(`varint longer than ${MAX_VARINT_BYTES} bytes${reading(field, suffix)}`, start);
+      if (p >= this.end) return this.varintError('cut', field, suffix, start);
+      if (p - start >= MAX_VARINT_BYTES) return this.varintError('long', field, suffix, start);
       byte = b[p++]!;
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) {
-        if (byte === 0) this.fail(`overlong (non-minimal) varint${reading(field, suffix)}`, start);
+        if (byte === 0) return this.varintError('overlong', field, suffix, start);
         break;
       }
       scale *= 128;
     }
-    if (value > Number.MAX_SAFE_INTEGER) this.fail(`${field === undefined ? 'varint' : field + suffix} exceeds 2^53-1`, start);
+    if (value > Number.MAX_SAFE_INTEGER) return this.varintError('big', field, suffix, start);
     this.pos = p;
     return value;
+  }
+
+  private varintError(problem: 'empty' | 'cut' | 'long' | 'overlong' | 'big', field: string | undefined, suffix: string, start: number): never {
+    const named = field === undefined ? '' : ` reading ${field}${suffix}`;
+    switch (problem) {
+      case 'empty':
+        return this.fail(`truncated varint${named}: unexpected end of input`);
+      case 'cut':
+        return this.fail(`truncated varint${named}: runs past the end of input`, start);
+      case 'long':
+        return this.fail(`varint longer than ${MAX_VARINT_BYTES} bytes${named}`, start);
+      case 'overlong':
+        return this.fail(`overlong (non-minimal) varint${named}`, start);
+      case 'big':
+        return this.fail(`${field === undefined ? 'varint' : field + suffix} exceeds 2^53-1`, start);
+    }
   }
 
   /** Skip `n` bytes; returns where they start. */
@@ -449,7 +466,13 @@ export class ByteWriter {
    * V8 heap, which makes them cheap). The writer can then be reset and reused. What codecs return.
    */
   finish(): Uint8Array {
-    return this.plain.slice(0, this.pos);
+    const n = this.pos;
+    if (n > 16) return this.plain.slice(0, n);
+    // A few bytes (the typical service result): a loop beats slice()'s generic path.
+    const out = new Uint8Array(n);
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) out[i] = buf[i]!;
+    return out;
   }
 
   /**
