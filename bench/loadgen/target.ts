@@ -68,11 +68,3 @@ export class TargetUnreachableError extends Error {
     this.name = 'TargetUnreachableError';
   }
 }
-
-/** A scheme we know but whose driver cannot run yet (verdant:// until the client library lands). */
-export class TargetUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TargetUnavailableError';
-  }
-}

@@ -3,7 +3,7 @@
 // and 1 KB puts in several shapes, get, scan, snapshot and restore. Inputs are encoded in rounds
 // outside the timed sections; only apply/query/snapshot/restore are timed.
 import { Consistency } from '../../runtime/service/api.js';
-import { ByteReader, ByteWriter, varintSize } from '../../runtime/service/bytes.js';
+import { ByteReader, ByteWriter, varintSize } from '../../runtime/common/bytes.js';
 import os from 'node:os';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -91,9 +91,10 @@ function makeEntries(d: Driver, n: number, batch: number, valueSize: number, key
       }
       const bodyLen = 2 + varintSize(k.length) + k.length + varintSize(valueSize) + valueSize;
       w.u8(CommandKind.Service).varint(client).varint(seq).varint(seq - ack).varint(bodyLen);
-      w.u8(KvOp.Put).u8(0).lenBytes(k).lenBytes(value);
+      w.u8(KvOp.Put).u8(0).bytes(k).bytes(value);
     }
-    entries.push({ index, term: 1, type: 0, data: w.finish() });
+    // A Buffer, as entries reach the state machine in a replica (from the network or the WAL).
+    entries.push({ index, term: 1, type: 0, data: w.toBytes() });
   }
   return entries;
 }

@@ -14,16 +14,15 @@
 //               clone/clone3 without CLONE_THREAD between two getppid() markers; the si control
 //               shows the method does see spawns.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostSensors } from '../../controller/sensors/host-sensors.js';
+import { copyFixture, removeFixture } from '../../test/host/helpers/fixture.js';
 
 const SI_GAP_MS = 250;
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '../../..');
 const require = createRequire(import.meta.url);
 
 interface Stats {
@@ -55,13 +54,6 @@ function hookChildProcess(): { count: () => number; reset: () => void } {
   }
   syncBuiltinESMExports();
   return { count: () => n, reset: () => (n = 0) };
-}
-
-function copyFixture(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `verdant-bench-${name}-`));
-  cpSync(join(repoRoot, 'test/fixtures', name), dir, { recursive: true, verbatimSymlinks: true });
-  chmodSync(dir, 0o755);
-  return dir;
 }
 
 function timeSamples(sensors: HostSensors, n: number): Float64Array {
@@ -160,7 +152,7 @@ export default async function sensorsBench(args: string[]): Promise<Record<strin
     rapl = { root: 'test/fixtures/intel-2s-dram (temp copy)', source: s.powerSource, cpus: s.topology.online.length, zones: s.rapl.counted.length, sampleUs: stats(us), childProcessesPerSample: { nodeApi: hook.count() / samples } };
     s.close();
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    removeFixture(root);
   }
 
   const naive = new Float64Array(samples);

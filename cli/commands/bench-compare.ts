@@ -1,6 +1,7 @@
 // `verdant bench compare --peer etcd`: verdant and etcd side by side on this machine.
 import type { Command } from 'commander';
 import { ConfigError } from '../../runtime/common/config-error.js';
+import { benchCommand, intOption } from '../options.js';
 
 interface CompareCliOptions {
   peer: string;
@@ -13,18 +14,8 @@ interface CompareCliOptions {
   installEtcd?: boolean;
 }
 
-function int(field: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(field, `must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
-  return n;
-}
-
 export function register(program: Command): void {
-  // Other areas may add `bench` subcommands too: share one `bench` command.
-  const bench =
-    program.commands.find((c) => c.name() === 'bench') ?? program.command('bench').description('benchmarks that need running clusters');
-  bench
+  benchCommand(program)
     .command('compare')
     .description('measure etcd (and verdant, once it exists) side by side: max durable put throughput, p50/p99 at 50% of etcd max, server CPU per op')
     .requiredOption('--peer <name>', 'the system to compare against: etcd')
@@ -37,11 +28,11 @@ export function register(program: Command): void {
     .option('--install-etcd', 'if etcd is missing and this runs as root, apt-get install etcd-server')
     .action(async (o: CompareCliOptions) => {
       if (o.peer !== 'etcd') throw new ConfigError('--peer', `only etcd is supported (got ${JSON.stringify(o.peer)})`);
-      const durationS = int('--duration', o.duration, 1, 3600)!;
-      const valueSize = int('--value-size', o.valueSize, 0, 1024 * 1024)!;
-      const connections = int('--connections', o.connections, 1, 64)!;
-      const windows = (o.windows ?? '').split(',').map((w, i) => int(`--windows[${i}]`, w.trim(), 1, 100_000)!);
-      const maxWindow = int('--max-window', o.maxWindow, 1, 1_000_000)!;
+      const durationS = intOption('--duration', o.duration, 1, 3600)!;
+      const valueSize = intOption('--value-size', o.valueSize, 0, 1024 * 1024)!;
+      const connections = intOption('--connections', o.connections, 1, 64)!;
+      const windows = (o.windows ?? '').split(',').map((w, i) => intOption(`--windows[${i}]`, w.trim(), 1, 100_000)!);
+      const maxWindow = intOption('--max-window', o.maxWindow, 1, 1_000_000)!;
       const { EtcdCluster } = await import('../../bench/peers/etcd.js');
       const { createVerdantCluster, VERDANT_UNAVAILABLE_NOTE } = await import('../../bench/peers/verdant.js');
       const { compareWithEtcd, compareTable, DEFAULT_COMPARE_OPTIONS } = await import('../../bench/compare/compare.js');

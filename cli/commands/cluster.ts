@@ -6,15 +6,11 @@
 //
 // In the foreground (the default, and `npm start`), Ctrl-C stops the replicas cleanly and exits.
 import type { Command } from 'commander';
-import { ConfigError } from '../../runtime/common/config-error.js';
+import { intOption } from '../options.js';
 
 export const DEFAULT_CLUSTER_DIR = '.verdant/cluster';
 
-function positiveInt(field: string, v: string, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(field, `expected an integer in 1..${max}, got ${JSON.stringify(v)}`);
-  return n;
-}
+const positiveInt = (field: string, v: string, max: number): number => intOption(field, v, 1, max)!;
 
 export function register(program: Command): void {
   const cluster = program.command('cluster').description('run a local cluster of replica processes');

@@ -2,23 +2,15 @@
 // that holds until Ctrl-C. Heavy modules load inside the actions.
 import type { Command } from 'commander';
 import { ConfigError } from '../../runtime/common/config-error.js';
+import { intOption, positiveOption } from '../options.js';
 
 interface CommonOpts {
   sysfsRoot: string;
   hostProfile?: string;
 }
 
-function positiveNumber(field: string, raw: string): number {
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new ConfigError(field, `must be a positive number, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-function positiveInt(field: string, raw: string): number {
-  const n = positiveNumber(field, raw);
-  if (!Number.isInteger(n)) throw new ConfigError(field, `must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
+const positiveNumber = (field: string, raw: string): number => positiveOption(field, raw)!;
+const positiveInt = (field: string, raw: string): number => intOption(field, raw, 1)!;
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];

@@ -1,6 +1,7 @@
 // `verdant load`: run a workload profile against a target with the open-loop generator.
 import type { Command } from 'commander';
 import { ConfigError } from '../../runtime/common/config-error.js';
+import { intOption, positiveOption } from '../options.js';
 
 interface LoadCliOptions {
   profile: string;
@@ -15,20 +16,6 @@ interface LoadCliOptions {
   format?: string;
   quiet?: boolean;
   tokenFile?: string;
-}
-
-function positive(field: string, v: string | undefined, parse: (s: string) => number | undefined = Number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = parse(v);
-  if (n === undefined || !Number.isFinite(n) || n <= 0) throw new ConfigError(field, `must be a positive number (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-function integer(field: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(field, `must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
-  return n;
 }
 
 export function register(program: Command): void {
@@ -55,11 +42,11 @@ export function register(program: Command): void {
       const { digest, formatFor, writeResult } = await import('../../bench/loadgen/output.js');
 
       if (o.format !== undefined && o.format !== 'json' && o.format !== 'csv') throw new ConfigError('--format', `must be json or csv (got ${JSON.stringify(o.format)})`);
-      const duration = positive('--duration', o.duration, (s) => parseDuration(/^\d+(\.\d+)?$/.test(s) ? Number(s) : s));
-      const rateScale = positive('--rate-scale', o.rateScale);
-      const targetRate = positive('--target-rate', o.targetRate);
-      const workers = integer('--workers', o.workers, 1, 64);
-      const seed = integer('--seed', o.seed, 0, 0xffffffff);
+      const duration = positiveOption('--duration', o.duration, (s) => parseDuration(/^\d+(\.\d+)?$/.test(s) ? Number(s) : s));
+      const rateScale = positiveOption('--rate-scale', o.rateScale);
+      const targetRate = positiveOption('--target-rate', o.targetRate);
+      const workers = intOption('--workers', o.workers, 1, 64);
+      const seed = intOption('--seed', o.seed, 0, 0xffffffff);
       let targetUrl = o.target;
       let token = process.env.VERDANT_TOKEN;
       if (o.dir !== undefined) {

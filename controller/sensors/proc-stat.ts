@@ -2,8 +2,7 @@
 // bytes (no child process, no per-line strings). Utilisation is the share of non-idle jiffies
 // between two samples: busy = user+nice+system+irq+softirq (guest time is already inside user),
 // idle = idle+iowait, steal (time a hypervisor gave our vCPU to someone else) is reported apart.
-import { closeSync, openSync, readSync } from 'node:fs';
-import { toSysfsError } from './sysfs.js';
+import { PreadFile, toSysfsError } from './sysfs.js';
 
 export interface CpuLoadSample {
   /** Monotonic milliseconds when the sample was taken. */
@@ -101,8 +100,7 @@ export interface CpuLoadSensorOptions {
 /** Reads /proc/stat and turns jiffy counters into per-CPU utilisation between samples. */
 export class CpuLoadSensor {
   readonly path: string;
-  private fd: number;
-  private buf = Buffer.allocUnsafe(16384);
+  private readonly file: PreadFile;
   private cur = new ProcStatParser();
   private prev = new ProcStatParser();
   private prevAt = 0;
@@ -113,34 +111,26 @@ export class CpuLoadSensor {
   constructor(path: string, opts: CpuLoadSensorOptions = {}) {
     this.path = path;
     this.clock = opts.clock ?? (() => performance.now());
-    try {
-      this.fd = openSync(path, 'r');
-    } catch (err) {
-      throw toSysfsError(path, err, 'open');
-    }
+    this.file = new PreadFile(path, 16384);
     this.readInto(this.prev);
     this.prevAt = this.clock();
   }
 
   private readInto(p: ProcStatParser): void {
+    const f = this.file;
     for (;;) {
-      let n: number;
-      try {
-        n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
-      } catch (err) {
-        throw toSysfsError(this.path, err);
-      }
-      const end = p.parse(this.buf, n);
+      const n = f.read();
+      const end = p.parse(f.buffer, n);
       if (end >= 0) {
         if (p.maxId < 0) throw toSysfsError(this.path, Object.assign(new Error('no per-cpu lines'), { code: 'EINVAL' }));
         return;
       }
-      if (n < this.buf.length) {
+      if (n < f.buffer.length) {
         // The file ended inside the cpu block: accept what was parsed if any cpu line was seen.
         if (p.maxId >= 0) return;
         throw toSysfsError(this.path, Object.assign(new Error('no per-cpu lines'), { code: 'EINVAL' }));
       }
-      this.buf = Buffer.allocUnsafe(this.buf.length * 2);
+      f.grow();
     }
   }
 
@@ -211,13 +201,6 @@ export class CpuLoadSensor {
   }
 
   close(): void {
-    if (this.fd >= 0) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed
-      }
-      this.fd = -1;
-    }
+    this.file.close();
   }
 }

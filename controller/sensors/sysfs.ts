@@ -41,13 +41,6 @@ export function readAttrIfExists(path: string): string | undefined {
   }
 }
 
-export function readIntAttr(path: string): number {
-  const s = readAttr(path);
-  const n = Number(s);
-  if (!Number.isFinite(n) || s === '') throw new SysfsError(path, 'EINVAL', `${path}: expected a number, found ${JSON.stringify(s)}`);
-  return n;
-}
-
 export function readIntAttrIfExists(path: string): number | undefined {
   const s = readAttrIfExists(path);
   if (s === undefined) return undefined;
@@ -84,17 +77,31 @@ export class PreadFile {
     }
     this.buf = Buffer.allocUnsafe(initialSize);
   }
+  /** The buffer read() fills; replaced by grow(). */
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  /** One pread(2) at offset 0 into buffer; returns the byte count (== its length: maybe more). */
+  read(): number {
+    try {
+      return readSync(this.fd, this.buf, 0, this.buf.length, 0);
+    } catch (err) {
+      throw toSysfsError(this.path, err);
+    }
+  }
+
+  /** Doubles the buffer, for a file that did not fit. */
+  grow(): void {
+    this.buf = Buffer.allocUnsafe(this.buf.length * 2);
+  }
+
   /** Reads the whole file into an internal buffer (grown as needed); returns the byte count. */
   readAll(): { buf: Buffer; len: number } {
     for (;;) {
-      let n: number;
-      try {
-        n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
-      } catch (err) {
-        throw toSysfsError(this.path, err);
-      }
+      const n = this.read();
       if (n < this.buf.length) return { buf: this.buf, len: n };
-      this.buf = Buffer.allocUnsafe(this.buf.length * 2);
+      this.grow();
     }
   }
   /** Reads a file that holds one unsigned decimal integer, without building a string. */

@@ -20,6 +20,7 @@
 // - Timeouts: each operation has a deadline (requestTimeoutMs). A write that misses it rejects with
 //   code 'timeout': it was applied at most once, maybe not at all. Its session is then retired
 //   (its window would never drain past the unanswered seq).
+import { ByteReader } from '../common/bytes.js';
 import { ClientChannel, ClientChannelError } from '../net/index.js';
 import {
   ClientSession,
@@ -277,14 +278,7 @@ export class KvClient {
   private async openSession(deadline: number): Promise<void> {
     const command = encodeCommand({ kind: CommandKind.OpenSession, client: 0, seq: this.nonce++ });
     const res = await this.execWrite(() => command, deadline);
-    const body = this.okBody(res, 'open session');
-    let id = 0;
-    let mul = 1;
-    for (let i = 0; i < body.length; i++) {
-      id += (body[i]! & 0x7f) * mul;
-      if (body[i]! < 0x80) break;
-      mul *= 128;
-    }
+    const id = new ByteReader(this.okBody(res, 'open session'), 'open session result').varint('client id');
     this.sessions.push({ s: new ClientSession(id, this.window), dead: false });
     this.stats.sessionsOpened++;
   }

@@ -11,8 +11,8 @@
 //            | 3 info     replica:varint leader:varint address:string term:varint role:string
 //                         window:varint clusterId:string
 //            | 4 error    message:string                      permanent (malformed request)
-import { BinaryReader, DecodeError, type BinaryWriter } from '../net/binary.js';
-import type { StreamingCodec } from '../net/codec.js';
+import { ByteReader, type ByteWriter } from '../common/bytes.js';
+import { streamingCodec } from '../net/codec.js';
 
 export const RequestType = { Write: 1, Read: 2, Info: 3 } as const;
 export type RequestType = (typeof RequestType)[keyof typeof RequestType];
@@ -43,42 +43,35 @@ export type ClientResponse =
   | ({ readonly type: typeof ResponseType.Info } & ReplicaInfo)
   | { readonly type: typeof ResponseType.Error; readonly message: string };
 
-const reqReader = new BinaryReader();
-const resReader = new BinaryReader();
+const reqReader = new ByteReader(undefined, 'client request');
+const resReader = new ByteReader(undefined, 'client response');
 
-export const requestCodec: StreamingCodec<ClientRequest> = {
-  encodeInto(m: ClientRequest, w: BinaryWriter): void {
+export const requestCodec = streamingCodec<ClientRequest>({
+  encodeInto(m: ClientRequest, w: ByteWriter): void {
     w.u8(m.type);
     if (m.type === RequestType.Write) w.raw(m.command);
     else if (m.type === RequestType.Read) w.raw(m.query);
   },
-  encode(m: ClientRequest): Uint8Array {
-    const body = m.type === RequestType.Write ? m.command : m.type === RequestType.Read ? m.query : null;
-    const out = Buffer.allocUnsafe(1 + (body?.length ?? 0));
-    out[0] = m.type;
-    if (body) out.set(body, 1);
-    return out;
-  },
   decode(bytes: Uint8Array): ClientRequest {
-    reqReader.reset(bytes);
-    const type = reqReader.u8();
-    const rest = reqReader.raw(reqReader.remaining);
+    const r = reqReader.reset(bytes);
+    const type = r.u8();
+    const rest = r.raw(r.remaining);
     switch (type) {
       case RequestType.Write:
         return { type, command: rest };
       case RequestType.Read:
         return { type, query: rest };
       case RequestType.Info:
-        if (rest.length !== 0) throw new DecodeError('info request has no body', 1);
+        if (rest.length !== 0) r.fail('info request has no body', 1);
         return { type };
       default:
-        throw new DecodeError(`unknown request type ${type}`, 0);
+        return r.fail(`unknown request type ${type}`, 0);
     }
   },
-};
+});
 
-export const responseCodec: StreamingCodec<ClientResponse> = {
-  encodeInto(m: ClientResponse, w: BinaryWriter): void {
+export const responseCodec = streamingCodec<ClientResponse>({
+  encodeInto(m: ClientResponse, w: ByteWriter): void {
     w.u8(m.type);
     switch (m.type) {
       case ResponseType.Ok:
@@ -107,33 +100,8 @@ export const responseCodec: StreamingCodec<ClientResponse> = {
         break;
     }
   },
-  encode(m: ClientResponse): Uint8Array {
-    // Only used by codecs without a writer at hand (tests); the port uses encodeInto.
-    const parts: Buffer[] = [];
-    const w = {
-      u8: (v: number) => parts.push(Buffer.from([v])),
-      raw: (b: Uint8Array) => parts.push(Buffer.from(b)),
-      varint: (v: number) => {
-        const b: number[] = [];
-        while (v >= 128) {
-          b.push((v % 128) | 0x80);
-          v = Math.floor(v / 128);
-        }
-        b.push(v);
-        parts.push(Buffer.from(b));
-      },
-      string: (s: string) => {
-        const b = Buffer.from(s, 'utf8');
-        w.varint(b.length);
-        parts.push(b);
-      },
-    };
-    responseCodec.encodeInto(m, w as unknown as BinaryWriter);
-    return Buffer.concat(parts);
-  },
   decode(bytes: Uint8Array): ClientResponse {
-    const r = resReader;
-    r.reset(bytes);
+    const r = resReader.reset(bytes);
     const type = r.u8();
     let out: ClientResponse;
     switch (type) {
@@ -153,9 +121,9 @@ export const responseCodec: StreamingCodec<ClientResponse> = {
         out = { type, message: r.string() };
         break;
       default:
-        throw new DecodeError(`unknown response type ${type}`, 0);
+        return r.fail(`unknown response type ${type}`, 0);
     }
     r.expectEnd();
     return out;
   },
-};
+});

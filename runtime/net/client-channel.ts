@@ -10,7 +10,7 @@
 // owns leader discovery and retries) can retry elsewhere.
 import net from 'node:net';
 import tls from 'node:tls';
-import { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
+import { ByteReader, ByteWriter, DecodeError } from '../common/bytes.js';
 import { encodeMessageInto } from './codec.js';
 import type { ClientCodecs } from './client-port.js';
 import { readClientWelcome, writeClientHello, type ClientWelcome } from './client-wire.js';
@@ -58,7 +58,7 @@ interface Pending<Res> {
 
 export class ClientChannel<Req, Res> {
   private readonly pending = new Map<number, Pending<Res>>();
-  private readonly reader = new BinaryReader();
+  private readonly reader = new ByteReader();
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private closedWith: ClientChannelError | null = null;
@@ -90,7 +90,7 @@ export class ClientChannel<Req, Res> {
       };
       const timer = setTimeout(() => fail(new ClientChannelError('timeout', `no welcome from ${opts.host}:${opts.port} within ${connectTimeoutMs} ms`)), connectTimeoutMs);
       sock.once(opts.tls ? 'secureConnect' : 'connect', () => {
-        const w = new BinaryWriter(300);
+        const w = new ByteWriter(300);
         const start = beginFrame(w, FrameKind.ClientHello);
         writeClientHello(w, CLIENT_PROTOCOL_VERSION, typeof opts.token === 'string' ? Buffer.from(opts.token) : opts.token);
         endFrame(w, start);

@@ -15,13 +15,14 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { MessageCodec } from '../protocols/api.js';
-import { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
+import { ByteReader, ByteWriter, DecodeError } from '../common/bytes.js';
 import { encodeMessageInto } from './codec.js';
 import { readClientHello, writeClientWelcome } from './client-wire.js';
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, FrameKind, HANDSHAKE_MAX_FRAME_BYTES, beginFrame, endFrame } from './frame.js';
 import { CLIENT_PROTOCOL_VERSION, tokenDigest, tokenMatches, writeReject, type RefuseReason } from './handshake.js';
 import { RateLimitedLog, stderrLogger, type NetLogger } from './logger.js';
 import { SendQueue } from './send-queue.js';
+import { listenOn } from './listen.js';
 
 export interface ClientCodecs<Req, Res> {
   readonly request: MessageCodec<Req>;
@@ -247,20 +248,8 @@ export class ClientPortServer<Req, Res> {
     }
   }
 
-  private listen(): Promise<void> {
-    const host = this.opts.listen?.host ?? '127.0.0.1';
-    const port = this.opts.listen?.port ?? 0;
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(new Error(`cannot listen for clients on ${host}:${port}: ${e.message}`));
-      this.server.once('error', onError);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (e) => this.logger.log.error({ error: e.message }, 'client listener error'));
-        const a = this.server.address() as net.AddressInfo;
-        this.bound = { host: a.address, port: a.port };
-        resolve();
-      });
-    });
+  private async listen(): Promise<void> {
+    this.bound = await listenOn(this.server, this.opts.listen, 'for clients', (e) => this.logger.log.error({ error: e.message }, 'client listener error'));
   }
 
   get address(): { host: string; port: number } {
@@ -290,7 +279,7 @@ export class ClientPortServer<Req, Res> {
     const limits = this.limits;
     const session = new ClientSession<Res>(sock, this as unknown as ClientPortServer<unknown, Res>);
     const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
-    const reader = new BinaryReader();
+    const reader = new ByteReader();
     let authed = false;
     let done = false;
     const timer = setTimeout(() => refuse('timeout', `no hello within ${limits.handshakeTimeoutMs} ms`), limits.handshakeTimeoutMs);
@@ -300,7 +289,7 @@ export class ClientPortServer<Req, Res> {
       done = true;
       clearTimeout(timer);
       this.countRefused(reason, remote, detail);
-      const w = new BinaryWriter(16);
+      const w = new ByteWriter(16);
       const start = beginFrame(w, FrameKind.ClientReject);
       writeReject(w, reason, CLIENT_PROTOCOL_VERSION, CLIENT_PROTOCOL_VERSION);
       endFrame(w, start);

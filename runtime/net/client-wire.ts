@@ -9,7 +9,7 @@
 //
 // Correlation ids let a client pipeline: it may send many requests before the first response, and
 // the server answers in whatever order they complete.
-import { BinaryReader, DecodeError, type BinaryWriter } from './binary.js';
+import { ByteReader, type ByteWriter } from '../common/bytes.js';
 import { CLIENT_MAGIC, MAX_TOKEN_BYTES } from './handshake.js';
 
 export interface ClientHello {
@@ -18,20 +18,18 @@ export interface ClientHello {
   readonly token: Buffer;
 }
 
-export function writeClientHello(w: BinaryWriter, version: number, token: Uint8Array): void {
+export function writeClientHello(w: ByteWriter, version: number, token: Uint8Array): void {
   w.raw(CLIENT_MAGIC);
   w.u16(version);
   w.bytes(token);
 }
 
 export function readClientHello(body: Buffer): ClientHello {
-  const r = new BinaryReader(body);
+  const r = new ByteReader(body, 'client hello');
   const magicOk = r.raw(4).equals(CLIENT_MAGIC);
   if (!magicOk) return { magicOk, version: 0, token: Buffer.alloc(0) };
   const version = r.u16();
-  const at = r.pos;
-  const token = r.bytes();
-  if (token.length > MAX_TOKEN_BYTES) throw new DecodeError(`token longer than ${MAX_TOKEN_BYTES} bytes`, at);
+  const token = r.bytes('token', MAX_TOKEN_BYTES);
   r.expectEnd();
   return { magicOk, version, token };
 }
@@ -42,14 +40,14 @@ export interface ClientWelcome {
   readonly maxFrameBytes: number;
 }
 
-export function writeClientWelcome(w: BinaryWriter, m: ClientWelcome): void {
+export function writeClientWelcome(w: ByteWriter, m: ClientWelcome): void {
   w.u16(m.version);
   w.u32(m.replicaId);
   w.u32(m.maxFrameBytes);
 }
 
 export function readClientWelcome(body: Buffer): ClientWelcome {
-  const r = new BinaryReader(body);
+  const r = new ByteReader(body, 'client welcome');
   const version = r.u16();
   const replicaId = r.u32();
   const maxFrameBytes = r.u32();

@@ -5,7 +5,7 @@
 // `length` counts the kind byte and the body, so the smallest frame is 5 bytes on the wire. A
 // length of 0 or above the connection's current limit is a framing error: the connection is
 // closed (there is no way to resynchronise a byte stream after a bad length).
-import type { BinaryWriter } from './binary.js';
+import type { ByteWriter } from '../common/bytes.js';
 
 export const FRAME_HEADER_BYTES = 4;
 
@@ -37,14 +37,14 @@ export const HANDSHAKE_MAX_FRAME_BYTES = 1024;
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /** Starts a frame at the writer's position; returns the offset to pass to endFrame(). */
-export function beginFrame(w: BinaryWriter, kind: number): number {
+export function beginFrame(w: ByteWriter, kind: number): number {
   const start = w.reserve(FRAME_HEADER_BYTES);
   w.u8(kind);
   return start;
 }
 
 /** Patches the length of the frame begun at `start`; returns that length (kind + body). */
-export function endFrame(w: BinaryWriter, start: number): number {
+export function endFrame(w: ByteWriter, start: number): number {
   const len = w.pos - start - FRAME_HEADER_BYTES;
   w.patchU32(start, len);
   return len;

@@ -13,7 +13,7 @@
 // a proof cannot be replayed on another connection, for another identity pair or in the other role.
 // The acceptor reveals no HMAC output before the dialer has proved knowledge of the secret.
 import { createHmac, randomBytes, timingSafeEqual, createHash } from 'node:crypto';
-import { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
+import { ByteReader, ByteWriter } from '../common/bytes.js';
 
 export const PEER_MAGIC = Buffer.from('VRDT', 'latin1');
 export const CLIENT_MAGIC = Buffer.from('VRDC', 'latin1');
@@ -58,7 +58,7 @@ export interface PeerHello {
   readonly nonce: Buffer;
 }
 
-export function writePeerHello(w: BinaryWriter, h: Omit<PeerHello, 'magicOk'>): void {
+export function writePeerHello(w: ByteWriter, h: Omit<PeerHello, 'magicOk'>): void {
   w.raw(PEER_MAGIC);
   w.u16(h.version);
   w.string(h.clusterId);
@@ -72,15 +72,15 @@ export function writePeerHello(w: BinaryWriter, h: Omit<PeerHello, 'magicOk'>): 
  * count "not a verdant peer" separately from a garbled verdant hello.
  */
 export function readPeerHello(body: Buffer): PeerHello {
-  const r = new BinaryReader(body);
+  const r = new ByteReader(body, 'peer hello');
   const magic = r.raw(4);
   const magicOk = magic.equals(PEER_MAGIC);
   if (!magicOk) return { magicOk, version: 0, clusterId: '', from: 0, to: 0, nonce: Buffer.alloc(0) };
   const version = r.u16();
   // Parse the rest only for versions we understand; other versions may lay it out differently.
   if (version !== PEER_PROTOCOL_VERSION) return { magicOk, version, clusterId: '', from: 0, to: 0, nonce: Buffer.alloc(0) };
-  const clusterId = r.string();
-  if (Buffer.byteLength(clusterId) > MAX_CLUSTER_ID_BYTES) throw new DecodeError('cluster id too long', 6);
+  const clusterId = r.string('cluster id');
+  if (Buffer.byteLength(clusterId) > MAX_CLUSTER_ID_BYTES) r.fail('cluster id too long', 6);
   const from = r.u32();
   const to = r.u32();
   const nonce = Buffer.from(r.raw(NONCE_BYTES));
@@ -89,7 +89,7 @@ export function readPeerHello(body: Buffer): PeerHello {
 }
 
 export function readChallenge(body: Buffer): { version: number; nonce: Buffer } {
-  const r = new BinaryReader(body);
+  const r = new ByteReader(body, 'peer challenge');
   const version = r.u16();
   const nonce = Buffer.from(r.raw(NONCE_BYTES));
   r.expectEnd();
@@ -97,14 +97,14 @@ export function readChallenge(body: Buffer): { version: number; nonce: Buffer } 
 }
 
 export function readProof(body: Buffer): Buffer {
-  const r = new BinaryReader(body);
+  const r = new ByteReader(body, 'peer auth');
   const proof = Buffer.from(r.raw(PROOF_BYTES));
   r.expectEnd();
   return proof;
 }
 
 export function readAccept(body: Buffer): { proof: Buffer; maxFrameBytes: number } {
-  const r = new BinaryReader(body);
+  const r = new ByteReader(body, 'peer accept');
   const proof = Buffer.from(r.raw(PROOF_BYTES));
   const maxFrameBytes = r.u32();
   r.expectEnd();
@@ -112,14 +112,14 @@ export function readAccept(body: Buffer): { proof: Buffer; maxFrameBytes: number
 }
 
 /** Reject body: reason code, then the acceptor's supported version range (for bad-version). */
-export function writeReject(w: BinaryWriter, reason: RefuseReason, minVersion: number, maxVersion: number): void {
+export function writeReject(w: ByteWriter, reason: RefuseReason, minVersion: number, maxVersion: number): void {
   w.u8(RefuseReason[reason]);
   w.u16(minVersion);
   w.u16(maxVersion);
 }
 
 export function readReject(body: Buffer): { reason: RefuseReason; minVersion: number; maxVersion: number } {
-  const r = new BinaryReader(body);
+  const r = new ByteReader(body, 'reject');
   const reason = refuseReasonFromCode(r.u8());
   const minVersion = r.remaining >= 4 ? r.u16() : 0;
   const maxVersion = r.remaining >= 2 ? r.u16() : 0;
@@ -140,7 +140,7 @@ export interface Transcript {
 }
 
 export function peerProof(secret: Buffer, role: 'dialer' | 'acceptor', t: Transcript): Buffer {
-  const w = new BinaryWriter(160);
+  const w = new ByteWriter(160);
   w.string(`verdant/peer/${role}`);
   w.u16(t.version);
   w.string(t.clusterId);

@@ -1,5 +1,5 @@
 // The network layer's public surface, for the replica process and the client library.
-export { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
+export { ByteReader, ByteWriter, DecodeError } from '../common/bytes.js';
 export { encodeMessageInto, isStreamingCodec, type StreamingCodec } from './codec.js';
 export {
   PeerTransport,

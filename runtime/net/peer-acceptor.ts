@@ -4,7 +4,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Envelope, NodeId } from '../protocols/api.js';
-import { BinaryWriter, DecodeError } from './binary.js';
+import { ByteWriter, DecodeError } from '../common/bytes.js';
 import { FRAME_HEADER_BYTES, FrameDecoder, FrameKind, HANDSHAKE_MAX_FRAME_BYTES, beginFrame, endFrame } from './frame.js';
 import {
   PEER_PROTOCOL_VERSION,
@@ -133,7 +133,7 @@ export class InboundConnection<M extends Envelope> {
       dialerNonce: h.nonce,
       acceptorNonce: nonce,
     };
-    const w = new BinaryWriter(64);
+    const w = new ByteWriter(64);
     const start = beginFrame(w, FrameKind.PeerChallenge);
     w.u16(PEER_PROTOCOL_VERSION);
     w.raw(nonce);
@@ -150,7 +150,7 @@ export class InboundConnection<M extends Envelope> {
     if (!proofMatches(peerProof(ctx.secret, 'dialer', t), proof)) {
       return this.refuse('auth-failed', `replica ${t.dialer} failed to prove the cluster secret`);
     }
-    const w = new BinaryWriter(64);
+    const w = new ByteWriter(64);
     const start = beginFrame(w, FrameKind.PeerAccept);
     w.raw(peerProof(ctx.secret, 'acceptor', t));
     w.u32(ctx.limits.maxFrameBytes);
@@ -208,7 +208,7 @@ export class InboundConnection<M extends Envelope> {
     ctx.log.warn(`refused:${reason}`, { remote: this.remote, reason, detail }, 'refused a peer handshake');
     this.clearTimer();
     this.phase = Phase.Closed;
-    const w = new BinaryWriter(16);
+    const w = new ByteWriter(16);
     const start = beginFrame(w, FrameKind.PeerReject);
     writeReject(w, reason, PEER_PROTOCOL_VERSION, PEER_PROTOCOL_VERSION);
     endFrame(w, start);

@@ -8,7 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Envelope, NodeId } from '../protocols/api.js';
 import { Backoff } from './backoff.js';
-import { BinaryWriter, DecodeError } from './binary.js';
+import { ByteWriter, DecodeError } from '../common/bytes.js';
 import { FrameDecoder, FrameKind, HANDSHAKE_MAX_FRAME_BYTES, beginFrame, endFrame } from './frame.js';
 import {
   PEER_PROTOCOL_VERSION,
@@ -120,7 +120,7 @@ export class OutboundLink<M extends Envelope> {
       }
       this.setState('handshaking');
       this.nonce = freshNonce();
-      const w = new BinaryWriter(128);
+      const w = new ByteWriter(128);
       const start = beginFrame(w, FrameKind.PeerHello);
       writePeerHello(w, {
         version: PEER_PROTOCOL_VERSION,
@@ -190,7 +190,7 @@ export class OutboundLink<M extends Envelope> {
     }
     this.acceptorNonce = c.nonce;
     const proof = peerProof(this.ctx.secret, 'dialer', this.transcript());
-    const w = new BinaryWriter(64);
+    const w = new ByteWriter(64);
     const start = beginFrame(w, FrameKind.PeerAuth);
     w.raw(proof);
     endFrame(w, start);

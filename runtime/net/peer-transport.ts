@@ -26,6 +26,7 @@ import {
   type TransportLimits,
 } from './peer-context.js';
 import { OutboundLink } from './peer-dialer.js';
+import { listenOn } from './listen.js';
 import {
   zeroPeerCounters,
   zeroReasons,
@@ -170,20 +171,8 @@ export class PeerTransport<M extends Envelope> {
     this.links.set(id, new OutboundLink(id, addr, counters, this.ctx));
   }
 
-  private listen(): Promise<void> {
-    const host = this.opts.listen?.host ?? '127.0.0.1';
-    const port = this.opts.listen?.port ?? 0;
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(new Error(`cannot listen for peers on ${host}:${port}: ${e.message}`));
-      this.server.once('error', onError);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (e) => this.ctx.log.log.error({ error: e.message }, 'peer listener error'));
-        const a = this.server.address() as net.AddressInfo;
-        this.bound = { host: a.address, port: a.port };
-        resolve();
-      });
-    });
+  private async listen(): Promise<void> {
+    this.bound = await listenOn(this.server, this.opts.listen, 'for peers', (e) => this.ctx.log.log.error({ error: e.message }, 'peer listener error'));
   }
 
   private dialAll(): void {

@@ -1,6 +1,6 @@
 // A bounded, coalescing outbound queue for one socket.
 //
-// Frames are encoded straight into a pending BinaryWriter. The first frame of a batch schedules a
+// Frames are encoded straight into a pending ByteWriter. The first frame of a batch schedules a
 // flush on setImmediate, so everything sent during one turn of the event loop leaves in a single
 // socket.write. Writers are pooled and handed back when their write completes, so steady state
 // allocates nothing per batch either.
@@ -11,7 +11,7 @@
 // until 'drain' and keeps accumulating (bounded) in the pending writer. Congestion is reported with
 // hysteresis: on at `congestionBytes`, off again at a quarter of it.
 import type { Socket } from 'node:net';
-import { BinaryWriter } from './binary.js';
+import { ByteWriter } from '../common/bytes.js';
 import { FRAME_HEADER_BYTES, beginFrame } from './frame.js';
 
 export interface SendQueueOptions {
@@ -33,8 +33,8 @@ export type CommitResult = 'ok' | 'too-large' | 'full';
 const POOL_MAX = 4;
 
 export class SendQueue {
-  private pending: BinaryWriter;
-  private readonly pool: BinaryWriter[] = [];
+  private pending: ByteWriter;
+  private readonly pool: ByteWriter[] = [];
   private inFlight = 0;
   private needDrain = false;
   private flushScheduled = false;
@@ -49,7 +49,7 @@ export class SendQueue {
     private readonly socket: Socket,
     private readonly opts: SendQueueOptions,
   ) {
-    this.pending = new BinaryWriter(Math.min(64 * 1024, opts.flushBytes));
+    this.pending = new ByteWriter(Math.min(64 * 1024, opts.flushBytes));
     socket.on('drain', () => {
       this.needDrain = false;
       if (this.pending.pos > 0) this.flush();
@@ -73,7 +73,7 @@ export class SendQueue {
    * Starts a frame and returns the writer to encode its body into. Must be followed by commit()
    * before any other call on this queue.
    */
-  begin(kind: number): BinaryWriter {
+  begin(kind: number): ByteWriter {
     if (this.frameStart !== -1) throw new Error('SendQueue.begin() while a frame is open');
     this.frameStart = beginFrame(this.pending, kind);
     return this.pending;
@@ -123,7 +123,7 @@ export class SendQueue {
     if (this.closed || this.needDrain || this.pending.pos === 0) return;
     const w = this.pending;
     const n = w.pos;
-    this.pending = this.pool.pop() ?? new BinaryWriter(Math.min(64 * 1024, this.opts.flushBytes));
+    this.pending = this.pool.pop() ?? new ByteWriter(Math.min(64 * 1024, this.opts.flushBytes));
     this.inFlight += n;
     this.writes++;
     this.lastWriteAt = Date.now();

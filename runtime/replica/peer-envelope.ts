@@ -5,7 +5,7 @@
 //
 //   envelope = group:varint from:varint to:varint message-bytes (to the end of the frame)
 import type { NodeId } from '../protocols/api.js';
-import { BinaryReader, type BinaryWriter } from '../net/binary.js';
+import { ByteReader as BinaryReader, type ByteWriter as BinaryWriter } from '../common/bytes.js';
 import type { StreamingCodec } from '../net/codec.js';
 
 export interface PeerEnvelope {

@@ -9,7 +9,7 @@
 //     one command body at a time, already deduplicated, and writes a result body.
 // `ServiceStateMachine` (service-state-machine.ts) turns any Service into a StateMachine.
 import type { EntryType } from '../protocols/api.js';
-import type { ByteReader, ByteWriter } from './bytes.js';
+import type { ByteReader, ByteWriter } from '../common/bytes.js';
 
 /** A committed entry as the protocol core delivers it. `Entry` from protocols/api.ts fits as is. */
 export interface CommittedEntry {
@@ -162,10 +162,10 @@ export interface Service {
    * then answered with a Malformed result and not applied. Any other exception is treated as a bug
    * and propagates: the replica must stop, since replicas may now disagree.
    */
-  apply(cmd: ByteReader, out: ByteWriter, ctx: ApplyContext): void;
+  apply(cmd: ByteReader<Buffer>, out: ByteWriter, ctx: ApplyContext): void;
 
   /** Answer a read. Throw DecodeError on malformed input. Must not change state. */
-  query(q: ByteReader, out: ByteWriter): void;
+  query(q: ByteReader<Buffer>, out: ByteWriter): void;
 
   /** Capture a consistent image now and return its records (each ≤ 64 MiB). */
   snapshot(): ServiceSnapshotRecords;

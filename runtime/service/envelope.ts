@@ -5,7 +5,7 @@
 //   batch    = format:u8(=1) timestampMs:varint count:varint command*count
 //   query    = consistency:u8 body
 //   result   = status:u8 (Ok: service body | Malformed: message | others: nothing)
-import { ByteReader, ByteWriter, DecodeError, varintSize } from './bytes.js';
+import { asBuffer, ByteReader, ByteWriter, DecodeError, varintSize, writeVarint } from '../common/bytes.js';
 import { Consistency } from './api.js';
 
 export const BATCH_FORMAT = 1;
@@ -49,13 +49,13 @@ export function encodeCommand(c: {
   seq: number;
   ack?: number;
   body?: Uint8Array;
-}): Buffer {
+}): Uint8Array {
   const kind = c.kind ?? CommandKind.Service;
   const ack = c.ack ?? 0;
   const body = c.body ?? EMPTY;
   checkHeader(kind, c.client, c.seq, ack, body.length);
   const w = new ByteWriter(16 + body.length);
-  w.u8(kind).varint(c.client).varint(c.seq).varint(c.seq - ack).varint(body.length).bytes(body);
+  w.u8(kind).varint(c.client).varint(c.seq).varint(c.seq - ack).bytes(body);
   return w.finish();
 }
 
@@ -85,7 +85,7 @@ export class CommandParser {
   bodyStart = 0;
   bodyEnd = 0;
 
-  parse(r: ByteReader): void {
+  parse(r: ByteReader<Buffer>): void {
     const at = r.pos;
     const kind = r.u8();
     if (kind > CommandKind.CloseSession) r.fail(`unknown command kind ${kind}`, at);
@@ -114,7 +114,7 @@ export class CommandParser {
 }
 
 export function decodeCommand(bytes: Uint8Array): Command {
-  const r = new ByteReader(bytes, 'command');
+  const r = new ByteReader(asBuffer(bytes), 'command');
   const p = new CommandParser();
   p.parse(r);
   r.expectEnd();
@@ -129,7 +129,7 @@ export function decodeCommand(bytes: Uint8Array): Command {
 
 /** Structural check a replica runs before proposing a client's command. Throws DecodeError. */
 export function validateCommand(bytes: Uint8Array): void {
-  const r = new ByteReader(bytes, 'command');
+  const r = new ByteReader(asBuffer(bytes), 'command');
   new CommandParser().parse(r);
   r.expectEnd();
 }
@@ -146,22 +146,13 @@ export function encodeBatch(timestampMs: number, commands: readonly Uint8Array[]
   const out = Buffer.allocUnsafe(size);
   let p = 0;
   out[p++] = BATCH_FORMAT;
-  p = putVarint(out, p, timestampMs);
-  p = putVarint(out, p, commands.length);
+  p = writeVarint(out, p, timestampMs);
+  p = writeVarint(out, p, commands.length);
   for (const c of commands) {
     out.set(c, p);
     p += c.length;
   }
   return out;
-}
-
-function putVarint(out: Buffer, p: number, v: number): number {
-  while (v >= 128) {
-    out[p++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[p++] = v;
-  return p;
 }
 
 export interface Batch {
@@ -170,7 +161,7 @@ export interface Batch {
 }
 
 /** Reads a batch header at r.pos; returns the command count. */
-export function readBatchHeader(r: ByteReader): { timestampMs: number; count: number } {
+export function readBatchHeader(r: ByteReader<Buffer>): { timestampMs: number; count: number } {
   const at = r.pos;
   const format = r.u8();
   if (format !== BATCH_FORMAT) r.fail(`unknown batch format ${format} (expected ${BATCH_FORMAT})`, at);
@@ -180,7 +171,7 @@ export function readBatchHeader(r: ByteReader): { timestampMs: number; count: nu
 }
 
 export function decodeBatch(bytes: Uint8Array): Batch {
-  const r = new ByteReader(bytes, 'batch');
+  const r = new ByteReader(asBuffer(bytes), 'batch');
   const { timestampMs, count } = readBatchHeader(r);
   const p = new CommandParser();
   const commands: Command[] = [];
@@ -211,10 +202,10 @@ export function encodeQuery(consistency: Consistency, body: Uint8Array): Buffer 
 
 /** The routing field of a query, read without decoding the rest. Throws DecodeError. */
 export function readQueryConsistency(q: Uint8Array): Consistency {
-  if (q.length === 0) throw new DecodeError('query', 'empty query', 0);
+  if (q.length === 0) throw new DecodeError('empty query', 0, 'query');
   const c = q[0]!;
   if (c !== Consistency.Linearizable && c !== Consistency.Stale)
-    throw new DecodeError('query', `unknown consistency ${c}`, 0);
+    throw new DecodeError(`unknown consistency ${c}`, 0, 'query');
   return c as Consistency;
 }
 
@@ -260,7 +251,7 @@ export function resultStatusName(status: number): string {
   return STATUS_NAMES[status] ?? `status-${status}`;
 }
 
-export function encodeStatusResult(status: ResultStatus, message?: string): Buffer {
+export function encodeStatusResult(status: ResultStatus, message?: string): Uint8Array {
   const w = new ByteWriter(16);
   w.u8(status);
   if (status === ResultStatus.Malformed) w.string(message ?? '');
@@ -269,13 +260,13 @@ export function encodeStatusResult(status: ResultStatus, message?: string): Buff
 }
 
 export function decodeResult(bytes: Uint8Array): DecodedResult {
-  const r = new ByteReader(bytes, 'result');
+  const r = new ByteReader(asBuffer(bytes), 'result');
   const status = r.u8();
   switch (status) {
     case ResultStatus.Ok:
       return { status, body: r.buf.subarray(1, r.end) };
     case ResultStatus.Malformed: {
-      const message = r.string(64 * 1024, 'message');
+      const message = r.string('message', 64 * 1024);
       r.expectEnd();
       return { status, message };
     }

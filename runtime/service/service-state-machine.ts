@@ -14,7 +14,7 @@ import type {
   StateMachineStats,
 } from './api.js';
 import { Consistency } from './api.js';
-import { asBuffer, ByteReader, ByteWriter, DecodeError } from './bytes.js';
+import { asBuffer, ByteReader, ByteWriter, DecodeError } from '../common/bytes.js';
 import { CommandKind, CommandParser, encodeStatusResult, readBatchHeader, ResultStatus } from './envelope.js';
 import { DROPPED_RESULT, resolveSessionConfig, SessionTable, type SessionConfig } from './sessions.js';
 import { endRecord, frameRecord, frameRecordParts, readRecords, RecordType, SnapshotError, snapshotPreamble } from './snapshot-format.js';
@@ -66,9 +66,9 @@ export class ServiceStateMachine implements StateMachine {
   private sessions: SessionTable;
   private restoring = false;
   private readonly writer = new ByteWriter(4096);
-  private readonly batchReader = new ByteReader(new Uint8Array(0), 'batch');
-  private readonly bodyReader = new ByteReader(new Uint8Array(0), 'command body');
-  private readonly queryReader = new ByteReader(new Uint8Array(0), 'query');
+  private readonly batchReader = new ByteReader<Buffer>(NO_BYTES, 'batch');
+  private readonly bodyReader = new ByteReader<Buffer>(NO_BYTES, 'command body');
+  private readonly queryReader = new ByteReader<Buffer>(NO_BYTES, 'query');
   private readonly parser = new CommandParser();
   private readonly ctx = new MutableContext();
   private readonly counters: Counters = {
@@ -220,7 +220,7 @@ export class ServiceStateMachine implements StateMachine {
       return encodeStatusResult(ResultStatus.Malformed, `${err.what}: ${err.reason} at byte ${err.offset - p.bodyStart}`);
     }
     this.counters.applied++;
-    return w.finishSmall();
+    return w.finish();
   }
 
   query(q: Uint8Array): Uint8Array {
@@ -320,7 +320,7 @@ export class ServiceStateMachine implements StateMachine {
 
   //   header payload = name:string appliedIndex clockMs nextClientId window maxSessions ttlMs
   //                    maxCachedResultBytes                                       (varints)
-  private encodeHeader(): Buffer {
+  private encodeHeader(): Uint8Array {
     const s = this.sessions;
     const c = s.config;
     const w = new ByteWriter(64);
@@ -380,7 +380,7 @@ export class ServiceStateMachine implements StateMachine {
   }
 
   private decodeHeader(r: ByteReader): { index: number; table: SessionTable } {
-    const name = r.string(MAX_NAME, 'service name');
+    const name = r.string('service name', MAX_NAME);
     if (name !== this.service.name) r.fail(`snapshot is of service "${name}", this state machine runs "${this.service.name}"`, 0);
     const index = r.varint();
     const clockMs = r.varint();

@@ -29,7 +29,7 @@ export class ClientSession {
   }
 
   /** Number the next write; re-send the returned bytes unchanged when retrying it. */
-  next(body: Uint8Array): { seq: number; command: Buffer } {
+  next(body: Uint8Array): { seq: number; command: Uint8Array } {
     if (!this.canSend()) throw new Error(`session ${this.client}: ${this.window} writes outstanding; wait for answers`);
     const seq = this.nextSeq++;
     return { seq, command: encodeCommand({ kind: CommandKind.Service, client: this.client, seq, ack: this.ack, body }) };
@@ -39,7 +39,7 @@ export class ClientSession {
    * A retry of `seq` with the current acknowledgement (a later ack is always allowed and lets the
    * state machine forget more).
    */
-  retry(seq: number, body: Uint8Array): Buffer {
+  retry(seq: number, body: Uint8Array): Uint8Array {
     if (seq <= this.ack || seq >= this.nextSeq) throw new RangeError(`seq ${seq} is not outstanding`);
     return encodeCommand({ kind: CommandKind.Service, client: this.client, seq, ack: this.ack, body });
   }

@@ -13,7 +13,7 @@
 //     marker that answers retries with AppliedResultDropped).
 //   - Sessions idle longer than ttlMs (by the deterministic clock), or the least recently used ones
 //     beyond maxSessions, are dropped; their later commands get UnknownSession.
-import { ByteReader, ByteWriter } from './bytes.js';
+import { ByteReader, ByteWriter } from '../common/bytes.js';
 
 export interface SessionConfig {
   /** Max outstanding seqs a client may have beyond its ack (its pipeline depth). */
@@ -198,8 +198,8 @@ export class SessionTable {
   // Sessions are written in LRU order and restored in that order, so eviction stays deterministic.
 
   /** Encode all sessions into records of about `recordBytes` each. */
-  encodeRecords(recordBytes: number): Buffer[] {
-    const out: Buffer[] = [];
+  encodeRecords(recordBytes: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
     const body = new ByteWriter(4096);
     let count = 0;
     const flush = () => {
@@ -215,10 +215,10 @@ export class SessionTable {
         body.varint(seq);
         // A dropped result is encoded with length 0: real results always carry a status byte, so
         // an empty one is unambiguous.
-        body.lenBytes(result);
+        body.bytes(result);
       }
       count++;
-      if (body.length >= recordBytes) flush();
+      if (body.pos >= recordBytes) flush();
     }
     if (count > 0) flush();
     return out;
@@ -243,7 +243,7 @@ export class SessionTable {
         if (seq <= last) r.fail(`cached seq ${seq} not above ${last} (ack or previous seq)`, seqAt);
         if (seq > acked + into.config.window) r.fail(`cached seq ${seq} beyond ack ${acked} + window`, seqAt);
         last = seq;
-        const result = r.lenBytes(64 * 1024 * 1024, 'cached result');
+        const result = r.bytes('cached result', 64 * 1024 * 1024);
         s.store(seq, result.length === 0 ? DROPPED_RESULT : Uint8Array.prototype.slice.call(result));
       }
       into.sessions.set(id, s);

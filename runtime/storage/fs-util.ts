@@ -10,40 +10,25 @@ type AsyncFallocate = {
   async: (fd: number, offset: number, len: number, cb: (err: unknown, res: number) => void) => void;
 };
 
-let fallocateFn: AsyncFallocate | null | undefined;
-
-/** libc's posix_fallocate through koffi, or null when the platform or the FFI is unavailable. */
-function libcFallocate(): AsyncFallocate | null {
-  if (fallocateFn !== undefined) return fallocateFn;
-  fallocateFn = null;
-  if (process.platform !== 'linux') return null;
-  try {
-    const req = createRequire(import.meta.url);
-    const koffi = req('koffi') as { load(name: string): { func(sig: string): unknown } };
-    const libc = koffi.load('libc.so.6');
-    fallocateFn = libc.func('int posix_fallocate(int fd, int64_t offset, int64_t len)') as AsyncFallocate;
-  } catch {
-    fallocateFn = null;
-  }
-  return fallocateFn;
+/** A libc function through koffi, looked up on first use: null when the platform, the FFI or the symbol is unavailable. */
+function libcFunction<T>(signature: string): () => T | null {
+  let fn: T | null | undefined;
+  return () => {
+    if (fn !== undefined) return fn;
+    fn = null;
+    if (process.platform !== 'linux') return fn;
+    try {
+      const koffi = createRequire(import.meta.url)('koffi') as { load(name: string): { func(sig: string): unknown } };
+      fn = koffi.load('libc.so.6').func(signature) as T;
+    } catch {
+      fn = null;
+    }
+    return fn;
+  };
 }
 
-type Flock = (fd: number, op: number) => number;
-let flockFn: Flock | null | undefined;
-
-function libcFlock(): Flock | null {
-  if (flockFn !== undefined) return flockFn;
-  flockFn = null;
-  if (process.platform !== 'linux') return null;
-  try {
-    const req = createRequire(import.meta.url);
-    const koffi = req('koffi') as { load(name: string): { func(sig: string): unknown } };
-    flockFn = koffi.load('libc.so.6').func('int flock(int fd, int operation)') as Flock;
-  } catch {
-    flockFn = null;
-  }
-  return flockFn;
-}
+const libcFallocate = libcFunction<AsyncFallocate>('int posix_fallocate(int fd, int64_t offset, int64_t len)');
+const libcFlock = libcFunction<(fd: number, op: number) => number>('int flock(int fd, int operation)');
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -64,11 +49,6 @@ export function lockFile(file: string): { fd: number } | null {
     throw e;
   }
   return { fd };
-}
-
-/** Whether `fallocate` mode can work here (libc reachable through koffi). */
-export function fallocateAvailable(): boolean {
-  return libcFallocate() !== null;
 }
 
 function errnoError(errno: number, syscall: string, path: string): NodeJS.ErrnoException {

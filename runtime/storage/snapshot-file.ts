@@ -6,12 +6,12 @@
 // block   := u32 length (>0), u32 crc32c(payload), payload
 // trailer := u32 0, u32 blockCount, u64 imageLength, u32 crc32c(image), u32 crc32c(trailer[0..20])
 import fs from 'node:fs';
-import path from 'node:path';
 import { tempNameFor } from './atomic-file.js';
 import { crc32c } from './crc32c.js';
 import { CorruptionError, StorageError } from './errors.js';
+import { numberedFileName, parseNumberedFileName } from './file-names.js';
 import { fsyncDir } from './fs-util.js';
-import { readU64, writeU64 } from './wal-format.js';
+import { readU64LE, writeU64LE } from '../common/bytes.js';
 
 const MAGIC = 0x504e5356; // "VSNP"
 const VERSION = 1;
@@ -21,15 +21,8 @@ const TRAILER = 24;
 /** Stream chunks are coalesced into blocks of at most this size. */
 export const SNAPSHOT_BLOCK = 256 * 1024;
 
-export function snapshotFileName(dir: string, id: number): string {
-  return path.join(dir, `${id.toString(16).padStart(16, '0')}.snap`);
-}
-
-/** Parses `<16 hex>.snap`; null for anything else. */
-export function parseSnapshotFileName(name: string): number | null {
-  const m = /^([0-9a-f]{16})\.snap$/.exec(name);
-  return m ? parseInt(m[1]!, 16) : null;
-}
+export const snapshotFileName = (dir: string, id: number): string => numberedFileName(dir, id, 'snap');
+export const parseSnapshotFileName = (name: string): number | null => parseNumberedFileName(name, 'snap');
 
 export interface SnapshotFileInfo {
   readonly file: string;
@@ -77,7 +70,7 @@ export async function writeSnapshotFile(dir: string, id: number, source: AsyncIt
     const header = Buffer.alloc(HEADER);
     header.writeUInt32LE(MAGIC, 0);
     header.writeUInt32LE(VERSION, 4);
-    writeU64(header, 8, id);
+    writeU64LE(header, 8, id);
     header.writeUInt32LE(crc32c(header, 0, 28), 28);
     await writeAll(header, HEADER);
     for await (const chunk of asChunks(source)) {
@@ -96,7 +89,7 @@ export async function writeSnapshotFile(dir: string, id: number, source: AsyncIt
     const trailer = Buffer.alloc(TRAILER);
     trailer.writeUInt32LE(0, 0);
     trailer.writeUInt32LE(blocks, 4);
-    writeU64(trailer, 8, size);
+    writeU64LE(trailer, 8, size);
     trailer.writeUInt32LE(imageCrc, 16);
     trailer.writeUInt32LE(crc32c(trailer, 0, 20), 20);
     await writeAll(trailer, TRAILER);
@@ -143,7 +136,7 @@ export async function* readSnapshotStream(file: string, expect?: ExpectedImage):
     if (header.readUInt32LE(0) !== MAGIC) throw new CorruptionError(file, 0, 'bad snapshot magic');
     if (header.readUInt32LE(28) !== crc32c(header, 0, 28)) throw new CorruptionError(file, 0, 'snapshot header checksum mismatch');
     if (header.readUInt32LE(4) !== VERSION) throw new CorruptionError(file, 4, `unsupported snapshot version ${header.readUInt32LE(4)}`);
-    const id = readU64(header, 8);
+    const id = readU64LE(header, 8);
     if (expect && id !== expect.id) throw new CorruptionError(file, 8, `snapshot file holds id ${id}, expected ${expect.id}`);
     let pos = HEADER;
     let size = 0;
@@ -166,7 +159,7 @@ export async function* readSnapshotStream(file: string, expect?: ExpectedImage):
     if (pos + TRAILER !== fileSize) throw new CorruptionError(file, pos, 'snapshot trailer is not at the end of the file');
     const t = await readAt(pos, TRAILER);
     if (t.readUInt32LE(20) !== crc32c(t, 0, 20)) throw new CorruptionError(file, pos, 'snapshot trailer checksum mismatch');
-    if (t.readUInt32LE(4) !== blocks || readU64(t, 8) !== size || t.readUInt32LE(16) !== crc) {
+    if (t.readUInt32LE(4) !== blocks || readU64LE(t, 8) !== size || t.readUInt32LE(16) !== crc) {
       throw new CorruptionError(file, pos, 'snapshot trailer disagrees with the blocks (count, length or image checksum)');
     }
     if (expect && (expect.size !== size || expect.crc !== crc)) {

@@ -6,6 +6,7 @@
 // Record  := u32 bodyLength, u32 crc32c(body), body
 // body    := u8 type, u8 flags, u16 reserved(0), u32 group, type-specific fields
 import type { Entry, EntryType, HardState, Membership } from '../protocols/api.js';
+import { readU64LE, writeU64LE, type ByteWriter } from '../common/bytes.js';
 import { crc32c } from './crc32c.js';
 
 export const SEGMENT_MAGIC = 0x4c415756; // "VWAL"
@@ -24,19 +25,6 @@ export const SnapshotFlags = { Restated: 1 } as const;
 
 /** Largest record body accepted on read; a length field beyond it is treated as damage. */
 export const MAX_RECORD_BODY = 1 << 30;
-const TWO32 = 4294967296;
-
-export function writeU64(buf: Buffer, off: number, v: number): void {
-  buf.writeUInt32LE(v >>> 0, off);
-  buf.writeUInt32LE(Math.floor(v / TWO32), off + 4);
-}
-
-/** Reads a u64; returns -1 when it is not a safe integer (only damage produces that). */
-export function readU64(buf: Buffer, off: number): number {
-  const hi = buf.readUInt32LE(off + 4);
-  if (hi > 0x1fffff) return -1;
-  return hi * TWO32 + buf.readUInt32LE(off);
-}
 
 // ---------------------------------------------------------------- segment header
 
@@ -49,7 +37,7 @@ export function encodeSegmentHeader(seq: number, salt: number): Buffer {
   const b = Buffer.alloc(SEGMENT_HEADER_SIZE);
   b.writeUInt32LE(SEGMENT_MAGIC, 0);
   b.writeUInt32LE(FORMAT_VERSION, 4);
-  writeU64(b, 8, seq);
+  writeU64LE(b, 8, seq);
   b.writeUInt32LE(salt >>> 0, 16);
   b.writeUInt32LE(crc32c(b, 0, 60), 60);
   return b;
@@ -62,7 +50,7 @@ export function decodeSegmentHeader(b: Buffer): SegmentHeader | string {
   if (b.readUInt32LE(60) !== crc32c(b, 0, 60)) return 'segment header checksum mismatch';
   const version = b.readUInt32LE(4);
   if (version !== FORMAT_VERSION) return `unsupported WAL format version ${version} (this build reads ${FORMAT_VERSION})`;
-  const seq = readU64(b, 8);
+  const seq = readU64LE(b, 8);
   if (seq < 0) return 'segment sequence number out of range';
   return { seq, salt: b.readUInt32LE(16) };
 }
@@ -80,7 +68,7 @@ export function writeBatchHeader(b: Buffer, off: number, salt: number, bodyLengt
   b.writeUInt32LE(BATCH_MAGIC, off);
   b.writeUInt32LE(bodyLength, off + 8);
   b.writeUInt32LE(count, off + 12);
-  writeU64(b, off + 16, seq);
+  writeU64LE(b, off + 16, seq);
   b.writeUInt32LE(flags, off + 24);
   b.writeUInt32LE(0, off + 28);
   // Seeded with the segment's random salt: record payloads are client bytes, and a client must
@@ -93,36 +81,20 @@ export function readBatchHeader(b: Buffer, off: number, salt: number): BatchHead
   if (off + BATCH_HEADER_SIZE > b.length) return null;
   if (b.readUInt32LE(off) !== BATCH_MAGIC) return null;
   if (b.readUInt32LE(off + 4) !== crc32c(b, off + 8, off + BATCH_HEADER_SIZE, salt)) return null;
-  const seq = readU64(b, off + 16);
+  const seq = readU64LE(b, off + 16);
   if (seq < 0) return null;
   return { bodyLength: b.readUInt32LE(off + 8), count: b.readUInt32LE(off + 12), seq, flags: b.readUInt32LE(off + 24) };
 }
 
 // ---------------------------------------------------------------- records
 
-/** A growable byte buffer the encoders write into; reused across batches. */
-export class EncodeBuffer {
-  buf: Buffer;
-  len = 0;
-  constructor(initial = 1 << 20) {
-    this.buf = Buffer.allocUnsafe(initial);
-  }
-  ensure(extra: number): void {
-    const need = this.len + extra;
-    if (need <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < need) cap *= 2;
-    const next = Buffer.allocUnsafe(cap);
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
-  }
-}
-
-function frame(eb: EncodeBuffer, start: number, end: number): void {
+// Records are encoded into a ByteWriter (reused across batches) at fixed offsets from its
+// position: ensure() the record's size, write it, then frame() moves the position past it.
+function frame(eb: ByteWriter, start: number, end: number): void {
   const b = eb.buf;
   b.writeUInt32LE(end - start - RECORD_FRAME, start);
   b.writeUInt32LE(crc32c(b, start + RECORD_FRAME, end), start + 4);
-  eb.len = end;
+  eb.pos = end;
 }
 
 function fixed(b: Buffer, start: number, type: RecordType, flags: number, group: number): void {
@@ -135,27 +107,27 @@ function fixed(b: Buffer, start: number, type: RecordType, flags: number, group:
 
 export const ENTRY_HEADER = RECORD_FIXED + 16;
 
-export function encodeEntry(eb: EncodeBuffer, group: number, e: Entry): void {
+export function encodeEntry(eb: ByteWriter, group: number, e: Entry): void {
   const size = ENTRY_HEADER + e.data.length;
   eb.ensure(size);
   const b = eb.buf;
-  const s = eb.len;
+  const s = eb.pos;
   fixed(b, s, RecordType.Entry, e.type, group);
-  writeU64(b, s + 16, e.index);
-  writeU64(b, s + 24, e.term);
+  writeU64LE(b, s + 16, e.index);
+  writeU64LE(b, s + 24, e.term);
   b.set(e.data, s + ENTRY_HEADER);
   frame(eb, s, s + size);
 }
 
 export const HARD_STATE_SIZE = RECORD_FIXED + 24;
 
-export function encodeHardState(eb: EncodeBuffer, group: number, hs: HardState): void {
+export function encodeHardState(eb: ByteWriter, group: number, hs: HardState): void {
   eb.ensure(HARD_STATE_SIZE);
   const b = eb.buf;
-  const s = eb.len;
+  const s = eb.pos;
   fixed(b, s, RecordType.HardState, 0, group);
-  writeU64(b, s + 16, hs.term);
-  writeU64(b, s + 24, hs.commit);
+  writeU64LE(b, s + 16, hs.term);
+  writeU64LE(b, s + 24, hs.commit);
   b.writeUInt32LE(hs.vote, s + 32);
   b.writeUInt32LE(0, s + 36);
   frame(eb, s, s + HARD_STATE_SIZE);
@@ -175,18 +147,18 @@ export interface SnapshotRef {
 
 const NO_OUTGOING = 0xffff;
 
-export function encodeSnapshotRef(eb: EncodeBuffer, group: number, r: SnapshotRef, flags: number): void {
+export function encodeSnapshotRef(eb: ByteWriter, group: number, r: SnapshotRef, flags: number): void {
   const m = r.membership;
   const nOut = m.votersOutgoing ? m.votersOutgoing.length : 0;
   const size = RECORD_FIXED + 44 + 4 * (m.voters.length + m.learners.length + nOut);
   eb.ensure(size);
   const b = eb.buf;
-  const s = eb.len;
+  const s = eb.pos;
   fixed(b, s, RecordType.Snapshot, flags, group);
-  writeU64(b, s + 16, r.index);
-  writeU64(b, s + 24, r.term);
-  writeU64(b, s + 32, r.fileId);
-  writeU64(b, s + 40, r.size);
+  writeU64LE(b, s + 16, r.index);
+  writeU64LE(b, s + 24, r.term);
+  writeU64LE(b, s + 32, r.fileId);
+  writeU64LE(b, s + 40, r.size);
   b.writeUInt32LE(r.crc >>> 0, s + 48);
   b.writeUInt16LE(m.voters.length, s + 52);
   b.writeUInt16LE(m.learners.length, s + 54);
@@ -206,20 +178,20 @@ export interface LogShape {
   readonly runTerm: readonly number[];
 }
 
-export function encodeLogState(eb: EncodeBuffer, group: number, shape: LogShape): void {
+export function encodeLogState(eb: ByteWriter, group: number, shape: LogShape): void {
   const n = shape.runStart.length;
   const size = RECORD_FIXED + 16 + 16 * n;
   eb.ensure(size);
   const b = eb.buf;
-  const s = eb.len;
+  const s = eb.pos;
   fixed(b, s, RecordType.LogState, 0, group);
-  writeU64(b, s + 16, shape.lastIndex);
+  writeU64LE(b, s + 16, shape.lastIndex);
   b.writeUInt32LE(n, s + 24);
   b.writeUInt32LE(0, s + 28);
   let p = s + 32;
   for (let i = 0; i < n; i++, p += 16) {
-    writeU64(b, p, shape.runStart[i]!);
-    writeU64(b, p + 8, shape.runTerm[i]!);
+    writeU64LE(b, p, shape.runStart[i]!);
+    writeU64LE(b, p + 8, shape.runTerm[i]!);
   }
   frame(eb, s, p);
 }
@@ -256,8 +228,8 @@ export function decodeRecord(b: Buffer, off: number): DecodedRecord | string {
     case RecordType.Entry: {
       if (next < off + ENTRY_HEADER) return 'entry record too short';
       if (flags > 3) return `unknown entry type ${flags}`;
-      const index = readU64(b, off + 16);
-      const term = readU64(b, off + 24);
+      const index = readU64LE(b, off + 16);
+      const term = readU64LE(b, off + 24);
       if (index < 1 || term < 0) return 'entry index or term out of range';
       // A copy, so entries do not pin the (preallocated, mostly empty) segment buffer.
       const data = Buffer.from(b.subarray(off + ENTRY_HEADER, next));
@@ -265,17 +237,17 @@ export function decodeRecord(b: Buffer, off: number): DecodedRecord | string {
     }
     case RecordType.HardState: {
       if (next !== off + HARD_STATE_SIZE) return 'hard-state record has the wrong length';
-      const term = readU64(b, off + 16);
-      const commit = readU64(b, off + 24);
+      const term = readU64LE(b, off + 16);
+      const commit = readU64LE(b, off + 24);
       if (term < 0 || commit < 0) return 'hard-state field out of range';
       return { type, group, hardState: { term, commit, vote: b.readUInt32LE(off + 32) } };
     }
     case RecordType.Snapshot: {
       if (next < off + RECORD_FIXED + 44) return 'snapshot record too short';
-      const index = readU64(b, off + 16);
-      const term = readU64(b, off + 24);
-      const fileId = readU64(b, off + 32);
-      const size = readU64(b, off + 40);
+      const index = readU64LE(b, off + 16);
+      const term = readU64LE(b, off + 24);
+      const fileId = readU64LE(b, off + 32);
+      const size = readU64LE(b, off + 40);
       if (index < 0 || term < 0 || fileId < 0 || size < 0) return 'snapshot field out of range';
       const nV = b.readUInt16LE(off + 52);
       const nL = b.readUInt16LE(off + 54);
@@ -300,14 +272,14 @@ export function decodeRecord(b: Buffer, off: number): DecodedRecord | string {
     }
     case RecordType.LogState: {
       if (next < off + RECORD_FIXED + 16) return 'log-state record too short';
-      const lastIndex = readU64(b, off + 16);
+      const lastIndex = readU64LE(b, off + 16);
       const n = b.readUInt32LE(off + 24);
       if (lastIndex < 0 || off + 32 + 16 * n !== next) return 'log-state record length mismatch';
       const runStart: number[] = [];
       const runTerm: number[] = [];
       for (let i = 0, p = off + 32; i < n; i++, p += 16) {
-        const st = readU64(b, p);
-        const te = readU64(b, p + 8);
+        const st = readU64LE(b, p);
+        const te = readU64LE(b, p + 8);
         if (st < 1 || te < 0) return 'log-state run out of range';
         runStart.push(st);
         runTerm.push(te);

@@ -12,13 +12,13 @@
 import fs from 'node:fs';
 import { randomInt } from 'node:crypto';
 import type { Entry, HardState } from '../protocols/api.js';
+import { ByteWriter, readU64LE } from '../common/bytes.js';
 import { StorageError, writeFailure } from './errors.js';
 import { type PreallocateMode, fdatasync, fsync, fsyncDir, preallocate, writeFully } from './fs-util.js';
 import { GroupLog } from './group-log.js';
 import {
   BATCH_HEADER_SIZE,
   BatchFlags,
-  EncodeBuffer,
   RECORD_FRAME,
   RecordType,
   SEGMENT_HEADER_SIZE,
@@ -30,7 +30,6 @@ import {
   encodeLogState,
   encodeSegmentHeader,
   encodeSnapshotRef,
-  readU64,
   writeBatchHeader,
 } from './wal-format.js';
 import { segmentFileName } from './wal-scan.js';
@@ -125,8 +124,8 @@ export class WalLane {
   private nextBatchSeq: number;
   private prepared: Promise<PreparedSegment> | null = null;
 
-  private fill = new EncodeBuffer();
-  private spare = new EncodeBuffer();
+  private fill = new ByteWriter(1 << 20);
+  private spare = new ByteWriter(1 << 20);
   private fillCount = 0;
   private fillSince = 0;
   private fillGroupMax = new Map<number, number>();
@@ -153,7 +152,7 @@ export class WalLane {
     this.nextSegSeq = recovered.nextSegSeq;
     this.nextBatchSeq = recovered.nextBatchSeq;
     this.shadow = recovered.shadow;
-    this.fill.len = BATCH_HEADER_SIZE;
+    this.fill.pos = BATCH_HEADER_SIZE;
   }
 
   get failed(): StorageError | null {
@@ -194,7 +193,7 @@ export class WalLane {
   commit(): Promise<void> {
     if (this.failure) {
       this.fillCount = 0;
-      this.fill.len = BATCH_HEADER_SIZE;
+      this.fill.pos = BATCH_HEADER_SIZE;
       return Promise.reject(this.failure);
     }
     if (this.fillWaiter === null) this.fillWaiter = deferred();
@@ -204,7 +203,7 @@ export class WalLane {
       // same resolved batch) join this batch instead of the first one going out alone.
       this.running = true;
       queueMicrotask(() => void this.run());
-    } else if (this.wake !== null && this.fill.len >= this.maxBatchBytes()) this.wake();
+    } else if (this.wake !== null && this.fill.pos >= this.maxBatchBytes()) this.wake();
     return p;
   }
 
@@ -229,7 +228,7 @@ export class WalLane {
         const s = this.opts.sync;
         if (s.mode === 'batch') {
           const wait = this.fillSince + s.maxDelayMs - performance.now();
-          if (wait > 0 && this.fill.len < this.maxBatchBytes()) {
+          if (wait > 0 && this.fill.pos < this.maxBatchBytes()) {
             await new Promise<void>((resolve) => {
               const t = setTimeout(() => ((this.wake = null), resolve()), wait);
               this.wake = () => (clearTimeout(t), (this.wake = null), resolve());
@@ -249,7 +248,7 @@ export class WalLane {
     const eb = this.fill;
     this.fill = this.spare;
     this.spare = eb;
-    this.fill.len = BATCH_HEADER_SIZE;
+    this.fill.pos = BATCH_HEADER_SIZE;
     const count = this.fillCount;
     const waiter = this.fillWaiter!;
     const groupMax = this.fillGroupMax;
@@ -260,25 +259,25 @@ export class WalLane {
     let file = this.active?.file ?? this.dir;
     try {
       const a = this.active;
-      if (a === null || (a.size > a.dataStart && a.size + eb.len > this.opts.segmentBytes)) await this.rotate();
+      if (a === null || (a.size > a.dataStart && a.size + eb.pos > this.opts.segmentBytes)) await this.rotate();
       const seg = this.active!;
       file = seg.file;
-      writeBatchHeader(eb.buf, 0, seg.salt, eb.len - BATCH_HEADER_SIZE, count, this.nextBatchSeq, 0);
-      await writeFully(seg.fd, eb.buf, 0, eb.len, seg.size);
+      writeBatchHeader(eb.buf, 0, seg.salt, eb.pos - BATCH_HEADER_SIZE, count, this.nextBatchSeq, 0);
+      await writeFully(seg.fd, eb.buf, 0, eb.pos, seg.size);
       if (this.opts.sync.mode !== 'none') {
         await fdatasync(seg.fd);
         this.stats.fsyncs++;
       }
-      seg.size += eb.len;
+      seg.size += eb.pos;
       this.nextBatchSeq++;
       this.stats.batches++;
       this.stats.records += count;
-      this.stats.bytes += eb.len;
+      this.stats.bytes += eb.pos;
       for (const [g, m] of groupMax) {
         const cur = seg.groupMax.get(g);
         if (cur === undefined || m > cur) seg.groupMax.set(g, m);
       }
-      this.applyToShadow(eb.buf, BATCH_HEADER_SIZE, eb.len);
+      this.applyToShadow(eb.buf, BATCH_HEADER_SIZE, eb.pos);
     } catch (err) {
       const e = err instanceof StorageError ? err : writeFailure(err, `appending a batch of ${count} records to the WAL`, file);
       this.fail(e);
@@ -287,7 +286,7 @@ export class WalLane {
     } finally {
       this.inflight = null;
       // A huge batch should not pin its buffer forever.
-      if (eb.buf.length > 16 << 20) this.spare = new EncodeBuffer();
+      if (eb.capacity > 16 << 20) this.spare = new ByteWriter(1 << 20);
     }
     waiter.resolve();
   }
@@ -303,7 +302,7 @@ export class WalLane {
         this.shadow.set(group, gl);
       }
       let bad: string | number | null = null;
-      if (type === RecordType.Entry) bad = gl.appendEntry(readU64(b, off + 16), readU64(b, off + 24));
+      if (type === RecordType.Entry) bad = gl.appendEntry(readU64LE(b, off + 16), readU64LE(b, off + 24));
       else {
         const rec = decodeRecord(b, off);
         if (typeof rec === 'string') bad = rec;
@@ -327,7 +326,7 @@ export class WalLane {
     const w = this.fillWaiter;
     this.fillWaiter = null;
     this.fillCount = 0;
-    this.fill.len = BATCH_HEADER_SIZE;
+    this.fill.pos = BATCH_HEADER_SIZE;
     if (w !== null) w.reject(err);
     this.onFailure(err);
   }
@@ -373,8 +372,8 @@ export class WalLane {
     const file = segmentFileName(this.dir, seq);
     try {
       await fs.promises.rename(seg.tmp, file);
-      const cb = new EncodeBuffer(4096);
-      cb.len = BATCH_HEADER_SIZE;
+      const cb = new ByteWriter(4096);
+      cb.pos = BATCH_HEADER_SIZE;
       let count = 0;
       for (const [group, gl] of this.shadow) {
         if (gl.snapshot !== null) (encodeSnapshotRef(cb, group, gl.snapshot, SnapshotFlags.Restated), count++);
@@ -383,8 +382,8 @@ export class WalLane {
         const hs = gl.hardState;
         if (hs.term !== 0 || hs.vote !== 0 || hs.commit !== 0) (encodeHardState(cb, group, hs), count++);
       }
-      writeBatchHeader(cb.buf, 0, seg.salt, cb.len - BATCH_HEADER_SIZE, count, this.nextBatchSeq, BatchFlags.Checkpoint);
-      await writeFully(seg.fd, cb.buf, 0, cb.len, SEGMENT_HEADER_SIZE);
+      writeBatchHeader(cb.buf, 0, seg.salt, cb.pos - BATCH_HEADER_SIZE, count, this.nextBatchSeq, BatchFlags.Checkpoint);
+      await writeFully(seg.fd, cb.buf, 0, cb.pos, SEGMENT_HEADER_SIZE);
       await fdatasync(seg.fd);
       await fsyncDir(this.dir);
       this.stats.fsyncs += 2;
@@ -393,7 +392,7 @@ export class WalLane {
       this.stats.segmentsCreated++;
       this.stats.preallocated = seg.prealloc;
       const prev = this.active;
-      const size = SEGMENT_HEADER_SIZE + cb.len;
+      const size = SEGMENT_HEADER_SIZE + cb.pos;
       this.active = { seq, file, fd: seg.fd, salt: seg.salt, size, dataStart: size, groupMax: new Map() };
       if (prev !== null) await this.seal(prev);
     } catch (err) {

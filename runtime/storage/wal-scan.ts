@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptionError, StorageError } from './errors.js';
+import { numberedFileName, parseNumberedFileName } from './file-names.js';
 import {
   BATCH_HEADER_SIZE,
   BATCH_MAGIC,
@@ -22,14 +23,8 @@ import {
   readBatchHeader,
 } from './wal-format.js';
 
-export function segmentFileName(dir: string, seq: number): string {
-  return path.join(dir, `${seq.toString(16).padStart(16, '0')}.wal`);
-}
-
-export function parseSegmentFileName(name: string): number | null {
-  const m = /^([0-9a-f]{16})\.wal$/.exec(name);
-  return m ? parseInt(m[1]!, 16) : null;
-}
+export const segmentFileName = (dir: string, seq: number): string => numberedFileName(dir, seq, 'wal');
+export const parseSegmentFileName = (name: string): number | null => parseNumberedFileName(name, 'wal');
 
 export interface RecoveredSegment {
   readonly seq: number;

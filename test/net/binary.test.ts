@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BinaryReader, BinaryWriter, DecodeError } from '../../runtime/net/binary.js';
+import { ByteReader as BinaryReader, ByteWriter as BinaryWriter, DecodeError } from '../../runtime/common/bytes.js';
 import { FrameDecoder, beginFrame, endFrame } from '../../runtime/net/frame.js';
 import { probeCodec } from '../../runtime/net/probe.js';
 import { Backoff } from '../../runtime/net/backoff.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { BinaryReader, BinaryWriter, DecodeError } from '../../runtime/net/binary.js';
+import { ByteReader as BinaryReader, ByteWriter as BinaryWriter, DecodeError } from '../../runtime/common/bytes.js';
 import type { StreamingCodec } from '../../runtime/net/codec.js';
 import { ClientChannel, ClientChannelError } from '../../runtime/net/client-channel.js';
 import { ClientPortServer, type ClientPortOptions, type ClientSession } from '../../runtime/net/client-port.js';

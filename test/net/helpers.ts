@@ -7,7 +7,7 @@ import type { TransportStats } from '../../runtime/net/peer-stats.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
-import { BinaryWriter } from '../../runtime/net/binary.js';
+import { ByteWriter as BinaryWriter } from '../../runtime/common/bytes.js';
 import { FrameDecoder, FrameKind, beginFrame, endFrame } from '../../runtime/net/frame.js';
 import {
   PEER_PROTOCOL_VERSION,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { EntryType } from '../../runtime/protocols/api.js';
 import type { Entry } from '../../runtime/protocols/api.js';
-import { RaftCodecError } from '../../runtime/protocols/raft/bytes.js';
+import { DecodeError as RaftCodecError } from '../../runtime/common/bytes.js';
 import { decodeRaftMessage, encodeRaftMessage, raftCodec } from '../../runtime/protocols/raft/codec.js';
 import { decodeMembership, encodeMembership } from '../../runtime/protocols/raft/membership.js';
 import { MsgType, makeMessage } from '../../runtime/protocols/raft/messages.js';

@@ -4,15 +4,13 @@
 // timeouts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ELECTION_TIMEOUT_MAX_MS, TestCluster, Workload, finalChecks, sleep } from './helpers.js';
+import { ELECTION_TIMEOUT_MAX_MS, TestCluster, Workload, finalChecks, sleep, withCluster } from './helpers.js';
 
 /** "A few election timeouts", generous for a loaded 2-core machine. */
 const RECOVERY_BUDGET_MS = 8 * ELECTION_TIMEOUT_MAX_MS;
 
 async function scenario(name: string, body: (c: TestCluster, w: Workload) => Promise<void>): Promise<void> {
-  const c = await TestCluster.start();
-  let ok = false;
-  try {
+  await withCluster({}, async (c) => {
     await c.leader();
     const w = new Workload(c);
     await w.start();
@@ -23,13 +21,7 @@ async function scenario(name: string, body: (c: TestCluster, w: Workload) => Pro
     const r = await finalChecks(c, w);
     assert.ok(w.acked.size > 20, `${name}: too few acknowledged writes (${w.acked.size}) to mean anything`);
     console.log(`${name}: ${r.operations} operations (${r.unknown} unknown), ${r.acked} acknowledged unique puts, errors ${JSON.stringify(Object.fromEntries(w.errors))}`);
-    ok = true;
-  } catch (e) {
-    console.error(c.logs());
-    throw e;
-  } finally {
-    await c.cleanup(!ok);
-  }
+  });
 }
 
 function assertServedAgain(w: Workload, faultAt: number, what: string): number {

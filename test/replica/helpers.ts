@@ -152,6 +152,21 @@ function tail(file: string, lines: number): string {
   }
 }
 
+/** Runs `body` on a fresh cluster; when it fails, prints the replicas' logs and keeps their directory. */
+export async function withCluster(o: ClusterOptions, body: (c: TestCluster) => Promise<void>): Promise<void> {
+  const c = await TestCluster.start(o);
+  let ok = false;
+  try {
+    await body(c);
+    ok = true;
+  } catch (e) {
+    console.error(c.logs());
+    throw e;
+  } finally {
+    await c.cleanup(!ok);
+  }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const now = (): number => performance.now();

@@ -4,27 +4,12 @@
 // what shows they can fail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ELECTION_TIMEOUT_MAX_MS, TestCluster, Workload, finalChecks, sleep } from './helpers.js';
-import type { ClusterOptions } from './helpers.js';
+import { ELECTION_TIMEOUT_MAX_MS, Workload, finalChecks, sleep, withCluster } from './helpers.js';
 
 const RECOVERY_BUDGET_MS = 8 * ELECTION_TIMEOUT_MAX_MS;
 
-async function withCluster(o: ClusterOptions, body: (c: TestCluster) => Promise<void>): Promise<void> {
-  const c = await TestCluster.start({ ...o, proxy: true });
-  let ok = false;
-  try {
-    await body(c);
-    ok = true;
-  } catch (e) {
-    console.error(c.logs());
-    throw e;
-  } finally {
-    await c.cleanup(!ok);
-  }
-}
-
 test('isolate a follower under load, heal it: it catches up and nothing is lost', { timeout: 120_000 }, async () => {
-  await withCluster({}, async (c) => {
+  await withCluster({ proxy: true }, async (c) => {
     const leader = await c.leader();
     const follower = c.ids.find((i) => i !== leader)!;
     const w = new Workload(c);
@@ -50,7 +35,7 @@ test('isolate a follower under load, heal it: it catches up and nothing is lost'
 });
 
 test('isolate the leader under load, heal it: a new leader serves, the old one rejoins', { timeout: 120_000 }, async () => {
-  await withCluster({}, async (c) => {
+  await withCluster({ proxy: true }, async (c) => {
     const leader = await c.leader();
     const w = new Workload(c);
     await w.start();
@@ -71,7 +56,7 @@ test('isolate the leader under load, heal it: a new leader serves, the old one r
 });
 
 test('the checks catch a broken core: commit-without-quorum loses acknowledged writes of an isolated leader', { timeout: 120_000 }, async () => {
-  await withCluster({ overrides: { raft: { bugs: ['commit-without-quorum'] } } }, async (c) => {
+  await withCluster({ proxy: true, overrides: { raft: { bugs: ['commit-without-quorum'] } } }, async (c) => {
     const leader = await c.leader();
     const w = new Workload(c);
     await w.start();

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { TestCluster, Workload, finalChecks, sleep } from './helpers.js';
+import { TestCluster, Workload, finalChecks, sleep, withCluster } from './helpers.js';
 
 async function control(c: TestCluster, id: number, route: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const r = c.manifest.replicas.find((x) => x.id === id)!;
@@ -19,9 +19,7 @@ async function control(c: TestCluster, id: number, route: string, body?: unknown
 }
 
 test('move raft/0, sequencer and kv to a worker thread and back under load', { timeout: 120_000 }, async () => {
-  const c = await TestCluster.start();
-  let ok = false;
-  try {
+  await withCluster({}, async (c) => {
     const leader = await c.leader();
     const follower = c.ids.find((i) => i !== leader)!;
     const w = new Workload(c);
@@ -50,11 +48,5 @@ test('move raft/0, sequencer and kv to a worker thread and back under load', { t
     const writesAcked = w.writeAcks.length;
     assert.ok(writesAcked > 100, `only ${writesAcked} writes acknowledged`);
     console.log(`remapped twice under load: ${r.operations} operations (${r.unknown} unknown), ${writesAcked} writes acknowledged`);
-    ok = true;
-  } catch (e) {
-    console.error(c.logs());
-    throw e;
-  } finally {
-    await c.cleanup(!ok);
-  }
+  });
 });

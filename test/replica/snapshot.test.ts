@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TestCluster, Workload, finalChecks, sleep } from './helpers.js';
+import { TestCluster, Workload, finalChecks, sleep, withCluster } from './helpers.js';
 
 /** Restarts `id` and SIGKILLs it as soon as a file matching `pattern` appears in its snapshot dir. */
 async function killWhenSnapFile(c: TestCluster, id: number, pattern: RegExp, timeoutMs: number): Promise<string | null> {
@@ -41,7 +41,7 @@ async function killWhenSnapFile(c: TestCluster, id: number, pattern: RegExp, tim
 }
 
 test('crash a follower while it installs a snapshot, three ways; it catches up and nothing is lost', { timeout: 180_000 }, async () => {
-  const c = await TestCluster.start({
+  await withCluster({
     overrides: {
       // Local snapshots every 200 entries: the leader compacts several times while the follower is
       // down, and the follower's own replay after a restart stays below that (so the image files
@@ -49,9 +49,7 @@ test('crash a follower while it installs a snapshot, three ways; it catches up a
       service: { snapshotEveryEntries: 200, snapshotEveryBytes: 64 << 20 },
       raft: { compactionRetainEntries: 5, snapshotChunkBytes: 16 << 10, snapshotChunksInFlight: 2 },
     },
-  });
-  let ok = false;
-  try {
+  }, async (c) => {
     const leader = await c.leader();
     const follower = c.ids.find((i) => i !== leader)!;
     // A state of several MB, so that writing and sending the image takes a while.
@@ -93,11 +91,5 @@ test('crash a follower while it installs a snapshot, three ways; it catches up a
     assert.equal(scan.entries.length, 4000, 'every pre-loaded key is on the recovered follower');
     await pre.close();
     console.log(`snapshot scenario: ${r.operations} operations (${r.unknown} unknown), ${r.acked} unique puts; follower restores: ${restores}`);
-    ok = true;
-  } catch (e) {
-    console.error(c.logs());
-    throw e;
-  } finally {
-    await c.cleanup(!ok);
-  }
+  });
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TestCluster } from './helpers.js';
+import { TestCluster, withCluster } from './helpers.js';
 
 function segments(c: TestCluster, id: number): string[] {
   const dir = path.join(c.manifest.replicas.find((r) => r.id === id)!.dir, 'data', 'wal', 'main');
@@ -39,9 +39,7 @@ async function exitOf(c: TestCluster, id: number, timeoutMs: number): Promise<nu
 }
 
 test('a corrupted WAL record refuses startup naming file and offset; a torn tail is cut and the replica rejoins', { timeout: 120_000 }, async () => {
-  const c = await TestCluster.start();
-  let ok = false;
-  try {
+  await withCluster({}, async (c) => {
     await c.leader();
     const kv = await c.client();
     for (let i = 0; i < 400; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => kv.put(`k${i + k}`, `v${i + k}`)));
@@ -91,11 +89,5 @@ test('a corrupted WAL record refuses startup naming file and offset; a torn tail
     for (let i = 0; i < 400; i++) assert.equal(Buffer.from((await kv2.get(`k${i}`)).entry!.value!).toString(), `v${i}`);
     await kv2.close();
     await c.converged();
-    ok = true;
-  } catch (e) {
-    console.error(c.logs());
-    throw e;
-  } finally {
-    await c.cleanup(!ok);
-  }
+  });
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Consistency } from '../../runtime/service/api.js';
-import { ByteReader, ByteWriter, DecodeError } from '../../runtime/service/bytes.js';
+import { ByteReader, ByteWriter, DecodeError } from '../../runtime/common/bytes.js';
 import {
   CommandKind,
   decodeBatch,

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { EntryType } from '../../runtime/protocols/api.js';
 import type { CommandOutcome, Consistency } from '../../runtime/service/api.js';
-import { ByteReader } from '../../runtime/service/bytes.js';
+import { ByteReader } from '../../runtime/common/bytes.js';
 import {
   CommandKind,
   decodeResult,
@@ -98,7 +98,7 @@ export function plain(e: KvEntry): PlainEntry {
   return { key: str(e.key)!, value: str(e.value), create: e.createRevision, mod: e.modRevision, version: e.version };
 }
 
-export function session(client: number, seq: number, c: KvCommand, ack = 0): Buffer {
+export function session(client: number, seq: number, c: KvCommand, ack = 0): Uint8Array {
   return encodeCommand({ client, seq, ack, body: encodeKvCommand(c) });
 }
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EntryType } from '../../runtime/protocols/api.js';
 import type { ApplyContext, Service, ServiceRestorer } from '../../runtime/service/api.js';
-import { ByteReader, ByteWriter } from '../../runtime/service/bytes.js';
+import { ByteReader, ByteWriter } from '../../runtime/common/bytes.js';
 import { CommandKind, decodeResult, encodeBatch, encodeCommand, encodeQuery, okBody, ResultStatus } from '../../runtime/service/envelope.js';
 import { ServiceStateMachine } from '../../runtime/service/service-state-machine.js';
 import { collect } from './harness.js';
@@ -15,7 +15,7 @@ class Counters implements Service {
   private counts = new Map<string, number>();
 
   apply(cmd: ByteReader, out: ByteWriter, _ctx: ApplyContext): void {
-    const name = cmd.string(256, 'counter name');
+    const name = cmd.string('counter name', 256);
     const delta = cmd.varint();
     cmd.expectEnd(); // decode fully before changing anything
     const next = (this.counts.get(name) ?? 0) + delta;
@@ -24,7 +24,7 @@ class Counters implements Service {
   }
 
   query(q: ByteReader, out: ByteWriter): void {
-    const name = q.string(256, 'counter name');
+    const name = q.string('counter name', 256);
     q.expectEnd();
     out.varint(this.counts.get(name) ?? 0);
   }
@@ -41,7 +41,7 @@ class Counters implements Service {
     return {
       push: (record) => {
         const r = new ByteReader(record, 'counters record');
-        while (r.remaining > 0) next.set(r.string(256, 'counter name'), r.varint());
+        while (r.remaining > 0) next.set(r.string('counter name', 256), r.varint());
       },
       finish: () => {},
       commit: () => {

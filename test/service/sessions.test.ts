@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ByteReader } from '../../runtime/service/bytes.js';
+import { ByteReader } from '../../runtime/common/bytes.js';
 import { CommandKind, decodeResult, encodeCommand, okBody, ResultStatus } from '../../runtime/service/envelope.js';
 import { b, collect, kvResult, Node, session, status, str } from './harness.js';
 
@@ -223,7 +223,7 @@ test('ClientSession: pipelined writes delivered out of order and duplicated appl
       const n = new Node({ sessions: { window } });
       const cs = new ClientSession(n.openSession(), window);
       const bodies = new Map<number, Uint8Array>();
-      const inFlight: { seq: number; bytes: Buffer }[] = [];
+      const inFlight: { seq: number; bytes: Uint8Array }[] = [];
       let writes = 0;
       for (const c of choices) {
         if (cs.canSend() && (c % 3 === 0 || inFlight.length === 0)) {

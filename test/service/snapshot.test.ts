@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeCommand } from '../../runtime/service/envelope.js';
 import { encodeKvCommand, type KvCommand } from '../../runtime/service/kv/index.js';
-import { ByteWriter } from '../../runtime/service/bytes.js';
+import { ByteWriter } from '../../runtime/common/bytes.js';
 import { endRecord, frameRecord, readRecords, RecordType, SnapshotError, snapshotPreamble } from '../../runtime/service/snapshot-format.js';
 import { b, collect, kvCommandArb, Node, session, type PlainEntry } from './harness.js';
 
@@ -278,7 +278,7 @@ test('records with valid checksums but inconsistent content are refused with the
   const rebuild = (recs: { type: number; payload: Uint8Array }[]) =>
     Buffer.concat([snapshotPreamble(), ...recs.map((r) => frameRecord(r.type as RecordType, r.payload)), endRecord(recs.length)]);
   const entry = (key: string, create: number, mod: number, version: number) =>
-    new ByteWriter().latin1(key).varint(create).varint(mod).varint(version).lenBytes(b('v')).finish();
+    new ByteWriter().latin1(key).varint(create).varint(mod).varint(version).bytes(b('v')).finish();
   const kvMeta = (revision: number, keys: number) => new ByteWriter().u8(1).u8(1).varint(revision).varint(keys).finish();
   const header = records[0]!;
   const cases: [{ type: number; payload: Uint8Array }[], RegExp][] = [

@@ -2,48 +2,19 @@
 // SIGKILL: the file always reads back as one complete version, never a mix or a torn one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CorruptionError, readChecksummedFile, writeChecksummedFileAtomic } from '../../runtime/storage/index.js';
-import { rmDir, tempDir } from './helpers.js';
+import { rmDir, runAndKill, tempDir } from './helpers.js';
 
 const writer = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'atomic-writer.js');
 
 /** SIGKILLs the writer once `ms` passed and it finished at least one replacement in this run. */
-function runAndKill(file: string, ms: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [writer, file], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let last = 0;
-    let buf = '';
-    let readyAt = 0;
-    let killed = false;
-    const maybeKill = (): void => {
-      if (!killed && readyAt > 0 && last > 0 && performance.now() - readyAt >= ms) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    };
-    const poll = setInterval(maybeKill, 2);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line === 'ready') readyAt = performance.now();
-        else last = Number(line.split(' ')[1]);
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (_code, signal) => {
-      clearInterval(poll);
-      if (signal === 'SIGKILL') resolve(last);
-      else reject(new Error('writer exited by itself'));
-    });
-  });
+async function runWriterAndKill(file: string, ms: number): Promise<number> {
+  let last = 0;
+  await runAndKill(writer, [file], ms, (line) => (last = Number(line.split(' ')[1])), () => last > 0);
+  return last;
 }
 
 test('atomic replacement survives SIGKILL at any moment: old or new version, complete', { timeout: 60_000 }, async () => {
@@ -52,7 +23,7 @@ test('atomic replacement survives SIGKILL at any moment: old or new version, com
     const file = path.join(dir, 'state');
     let kills = 0;
     for (let round = 0; round < 8; round++) {
-      const lastDone = await runAndKill(file, 40 + round * 23);
+      const lastDone = await runWriterAndKill(file, 40 + round * 23);
       kills++;
       const body = await readChecksummedFile(file);
       const n = body.readUInt32LE(0);

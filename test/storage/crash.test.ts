@@ -2,12 +2,11 @@
 // recovery must keep every append that had resolved (been acknowledged) before the kill.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { LogStore } from '../../runtime/storage/index.js';
 import { entryData, imageFor } from './fixtures/workload.js';
-import { rmDir, tempDir } from './helpers.js';
+import { rmDir, runAndKill, tempDir } from './helpers.js';
 
 const writer = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'wal-writer.js');
 
@@ -18,46 +17,18 @@ interface Acks {
 }
 
 /** Runs the writer and SIGKILLs it once `killAfterMs` passed AND it acknowledged `minAcks`
- *  appends in this run (so a slow, loaded machine still kills it mid-load, not before it began). */
-function runAndKill(dir: string, groups: number, killAfterMs: number, minAcks: number): Promise<Acks> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [writer, dir, String(groups)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acks: Acks = { entries: new Map(), snapshot: 0, count: 0 };
-    let buf = '';
-    let stderr = '';
-    let readyAt = 0;
-    let killed = false;
-    const maybeKill = (): void => {
-      if (!killed && readyAt > 0 && performance.now() - readyAt >= killAfterMs && acks.count >= minAcks) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    };
-    const poll = setInterval(maybeKill, 5);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const [kind, g, i] = line.split(' ');
-        if (kind === 'ready') readyAt = performance.now();
-        else if (kind === 'ack') {
-          acks.entries.set(Number(g), Math.max(acks.entries.get(Number(g)) ?? 0, Number(i)));
-          acks.count++;
-        } else if (kind === 'snap') acks.snapshot = Math.max(acks.snapshot, Number(i));
-      }
-      maybeKill();
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearInterval(poll);
-      if (signal !== 'SIGKILL') reject(new Error(`writer exited on its own (code ${code}): ${stderr}`));
-      else resolve(acks);
-    });
-  });
+ *  appends in this run. */
+async function runWriterAndKill(dir: string, groups: number, killAfterMs: number, minAcks: number): Promise<Acks> {
+  const acks: Acks = { entries: new Map(), snapshot: 0, count: 0 };
+  const onLine = (line: string): void => {
+    const [kind, g, i] = line.split(' ');
+    if (kind === 'ack') {
+      acks.entries.set(Number(g), Math.max(acks.entries.get(Number(g)) ?? 0, Number(i)));
+      acks.count++;
+    } else if (kind === 'snap') acks.snapshot = Math.max(acks.snapshot, Number(i));
+  };
+  await runAndKill(writer, [dir, String(groups)], killAfterMs, onLine, () => acks.count >= minAcks);
+  return acks;
 }
 
 test('SIGKILL during a write load loses no acknowledged append', { timeout: 120_000 }, async () => {
@@ -68,7 +39,7 @@ test('SIGKILL during a write load loses no acknowledged append', { timeout: 120_
     let everSnap = 0;
     let totalAcks = 0;
     for (let round = 0; round < 4; round++) {
-      const acks = await runAndKill(dir, groups, 300 + round * 150, 60);
+      const acks = await runWriterAndKill(dir, groups, 300 + round * 150, 60);
       totalAcks += acks.count;
       for (const [g, i] of acks.entries) everAcked.set(g, Math.max(everAcked.get(g) ?? 0, i));
       everSnap = Math.max(everSnap, acks.snapshot);

@@ -1,5 +1,6 @@
-// Shared helpers for the storage tests: temp directories, entries, and store snapshots for
-// comparison.
+// Shared helpers for the storage tests: temp directories, entries, store snapshots for comparison,
+// and child processes killed mid-load.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,3 +57,45 @@ export function segmentFiles(laneDir: string): string[] {
 }
 
 export const quiet = { onWarning: (): void => undefined };
+
+/**
+ * Runs `node script ...args` and SIGKILLs it at an arbitrary moment under load: once it printed
+ * "ready", `killAfterMs` passed since, and `mayKill()` holds (so a slow, loaded machine still kills
+ * it mid-load, not before it began). Every other stdout line goes to `onLine`. Resolves when the
+ * child died of that SIGKILL; rejects when it exits on its own.
+ */
+export function runAndKill(script: string, args: string[], killAfterMs: number, onLine: (line: string) => void, mayKill: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    let stderr = '';
+    let readyAt = 0;
+    let killed = false;
+    const maybeKill = (): void => {
+      if (!killed && readyAt > 0 && performance.now() - readyAt >= killAfterMs && mayKill()) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    };
+    const poll = setInterval(maybeKill, 2);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line === 'ready') readyAt = performance.now();
+        else onLine(line);
+      }
+      maybeKill();
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearInterval(poll);
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`${path.basename(script)} exited on its own (code ${code}): ${stderr}`));
+    });
+  });
+}

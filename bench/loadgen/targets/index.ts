@@ -10,8 +10,7 @@ type Factory = (spec: TargetSpec, opts: TargetOptions) => Promise<LoadTarget>;
 const drivers: Record<string, Factory> = {
   etcd: async (spec, opts) => new (await import('./etcd.js')).EtcdTarget(spec, opts),
   'etcd+grpc-js': async (spec, opts) => new (await import('./etcd-grpcjs.js')).EtcdGrpcJsTarget(spec, opts),
-  // The verdant driver: see ./verdant.ts (a stub that explains it is not available yet).
-  verdant: async (spec, opts) => (await import('./verdant.js')).createVerdantTarget(spec, opts),
+  verdant: async (spec, opts) => new (await import('./verdant.js')).VerdantTarget(spec, opts),
   null: async () => new (await import('./null.js')).NullTarget(),
 };
 

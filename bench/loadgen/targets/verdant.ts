@@ -74,7 +74,3 @@ export class VerdantTarget implements LoadTarget {
     await Promise.all(cs.map((c) => c.close()));
   }
 }
-
-export function createVerdantTarget(spec: TargetSpec, opts: TargetOptions): LoadTarget {
-  return new VerdantTarget(spec, opts);
-}

@@ -11,7 +11,7 @@
 // every committed entry the same way whatever its bytes.
 import { EntryType } from '../api.js';
 import type { Entry, MembershipChange } from '../api.js';
-import { ByteReader, ByteWriter } from '../raft/bytes.js';
+import { ByteReader, ByteWriter } from '../../common/bytes.js';
 
 export const RECORD_MAGIC = 0x4d; // 'M'
 const KIND_CHANGE = 1;

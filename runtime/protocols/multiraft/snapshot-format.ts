@@ -10,7 +10,7 @@
 //   "VMRS" | u8 version | varint headerLength | header | image
 //   header: q p epoch instances turnPos | rotation | transition? | cursors | bootstraps | members
 import type { Membership } from '../api.js';
-import { ByteReader, ByteWriter, RaftCodecError } from '../raft/bytes.js';
+import { ByteReader, ByteWriter, DecodeError as RaftCodecError } from '../../common/bytes.js';
 import { readMembership, writeMembership } from '../raft/membership.js';
 import { GroupMode, stateProblem } from './state.js';
 import type { GroupCursor, MergeState } from './state.js';

@@ -7,7 +7,7 @@
 //   [snapshot chunk: index term membership offset total len bytes]
 // Entries of an AppendEntries are consecutive, so their indexes cost one varint in total.
 import type { Entry, EntryType, MessageCodec } from '../api.js';
-import { ByteReader, ByteWriter, RaftCodecError, varintSize } from './bytes.js';
+import { ByteReader, ByteWriter, DecodeError } from '../../common/bytes.js';
 import { readMembership, writeMembership } from './membership.js';
 import { MSG_TYPE_MAX, MSG_TYPE_MIN } from './messages.js';
 import type { MsgType, RaftMessage, SnapshotChunk } from './messages.js';
@@ -23,20 +23,18 @@ function consecutive(ents: readonly Entry[]): boolean {
   return true;
 }
 
+// Encode and decode are synchronous, so one writer and one reader serve every call.
+const writer = new ByteWriter(4096);
+const reader = new ByteReader<Uint8Array>(undefined, 'raft message');
+
 export function encodeRaftMessage(m: RaftMessage): Uint8Array {
+  if (!Number.isInteger(m.type) || m.type < MSG_TYPE_MIN || m.type > MSG_TYPE_MAX) {
+    throw new RangeError(`raft message: cannot encode unknown type ${String(m.type)}`);
+  }
   const ents = m.entries;
   const consec = consecutive(ents);
-  let size = 3 + 9 * 10 + 8;
-  for (let i = 0; i < ents.length; i++) {
-    const e = ents[i]!;
-    size += varintSize(e.term) + 1 + varintSize(e.data.length) + e.data.length + (consec ? 0 : varintSize(e.index));
-  }
   const c = m.snapshot;
-  if (c !== null) size += 64 + 9 * (c.meta.membership.voters.length + c.meta.membership.learners.length) + c.data.length;
-  const w = new ByteWriter(size);
-  if (!Number.isInteger(m.type) || m.type < MSG_TYPE_MIN || m.type > MSG_TYPE_MAX) {
-    throw new RaftCodecError(`raft message: cannot encode unknown type ${String(m.type)}`);
-  }
+  const w = writer.reset();
   w.u8(VERSION);
   w.u8(m.type);
   w.u8((m.reject ? F_REJECT : 0) | (c !== null ? F_SNAPSHOT : 0) | (consec ? F_CONSECUTIVE : 0));
@@ -56,7 +54,7 @@ export function encodeRaftMessage(m: RaftMessage): Uint8Array {
     if (!consec) w.varint(e.index);
     w.varint(e.term);
     if (!Number.isInteger(e.type) || e.type < 0 || e.type > ENTRY_TYPE_MAX) {
-      throw new RaftCodecError(`raft message: cannot encode entry ${e.index} of unknown type ${String(e.type)}`);
+      throw new RangeError(`raft message: cannot encode entry ${e.index} of unknown type ${String(e.type)}`);
     }
     w.u8(e.type);
     w.bytes(e.data);
@@ -73,17 +71,16 @@ export function encodeRaftMessage(m: RaftMessage): Uint8Array {
 }
 
 export function decodeRaftMessage(input: Uint8Array): RaftMessage {
-  if (!(input instanceof Uint8Array)) throw new RaftCodecError('raft message: input is not a Uint8Array');
+  if (!(input instanceof Uint8Array)) throw new DecodeError('input is not a Uint8Array', -1, 'raft message');
   // Copy once: entry payloads become views into this private copy, never into a transport buffer
   // that may be reused after decode returns.
-  const buf = input.slice();
-  const r = new ByteReader(buf, 'raft message');
+  const r = reader.reset(input.slice());
   const version = r.u8('version');
-  if (version !== VERSION) throw new RaftCodecError(`raft message: unsupported version ${version} (expected ${VERSION})`);
+  if (version !== VERSION) r.fail(`unsupported version ${version} (expected ${VERSION})`, 0);
   const type = r.u8('type');
-  if (type < MSG_TYPE_MIN || type > MSG_TYPE_MAX) throw new RaftCodecError(`raft message: unknown message type ${type}`);
+  if (type < MSG_TYPE_MIN || type > MSG_TYPE_MAX) r.fail(`unknown message type ${type}`, 1);
   const flags = r.u8('flags');
-  if ((flags & ~(F_REJECT | F_SNAPSHOT | F_CONSECUTIVE)) !== 0) throw new RaftCodecError(`raft message: unknown flags 0x${flags.toString(16)}`);
+  if ((flags & ~(F_REJECT | F_SNAPSHOT | F_CONSECUTIVE)) !== 0) r.fail(`unknown flags 0x${flags.toString(16)}`, 2);
   const group = r.varint('group');
   const from = r.varint('from');
   const to = r.varint('to');
@@ -99,10 +96,11 @@ export function decodeRaftMessage(input: Uint8Array): RaftMessage {
   let nextIndex = n > 0 && consec ? r.varint('first entry index') : 0;
   for (let i = 0; i < n; i++) {
     const idx = consec ? nextIndex++ : r.varint('entry index');
-    if (idx > Number.MAX_SAFE_INTEGER) throw new RaftCodecError(`raft message: entry index overflows at entry ${i}`);
+    if (idx > Number.MAX_SAFE_INTEGER) r.fail(`entry index overflows at entry ${i}`);
     const eterm = r.varint('entry term');
+    const typeAt = r.pos;
     const etype = r.u8('entry type');
-    if (etype > ENTRY_TYPE_MAX) throw new RaftCodecError(`raft message: entry ${idx} has unknown type ${etype}`);
+    if (etype > ENTRY_TYPE_MAX) r.fail(`entry ${idx} has unknown type ${etype}`, typeAt);
     const data = r.bytes('entry data');
     entries[i] = { index: idx, term: eterm, type: etype as EntryType, data };
   }
@@ -114,12 +112,10 @@ export function decodeRaftMessage(input: Uint8Array): RaftMessage {
     const offset = r.varint('snapshot offset');
     const total = r.varint('snapshot total');
     const data = r.bytes('snapshot data');
-    if (offset + data.length > total) {
-      throw new RaftCodecError(`raft message: snapshot chunk ${offset}+${data.length} exceeds its total ${total}`);
-    }
+    if (offset + data.length > total) r.fail(`snapshot chunk ${offset}+${data.length} exceeds its total ${total}`);
     snapshot = { meta: { index: sIndex, term: sTerm, membership }, offset, total, data };
   }
-  r.expectEnd();
+  if (r.remaining > 0) r.fail(`${r.remaining} trailing bytes`);
   return {
     type: type as MsgType,
     group,

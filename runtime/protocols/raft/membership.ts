@@ -1,7 +1,7 @@
 // Membership as Raft stores it in Config entries: always the whole resulting configuration, never a
 // delta, so the latest Config entry in a log defines the configuration whatever came before.
 import type { Membership, MembershipChange, NodeId } from '../api.js';
-import { ByteReader, ByteWriter } from './bytes.js';
+import { ByteReader, ByteWriter } from '../../common/bytes.js';
 
 export function isValidNodeId(x: unknown): x is NodeId {
   return typeof x === 'number' && Number.isSafeInteger(x) && x > 0;

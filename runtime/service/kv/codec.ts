@@ -1,7 +1,7 @@
 // The KV service's command, query and result bodies (inside the generic envelopes of
 // ../envelope.ts). Byte layouts are in docs/service.md ("KV encodings"). The service itself decodes
 // commands straight from the bytes (service.ts); these typed functions are for clients and tests.
-import { ByteReader, ByteWriter } from '../bytes.js';
+import { asBuffer, ByteReader, ByteWriter } from '../../common/bytes.js';
 
 export const MAX_KEY_BYTES = 64 * 1024;
 export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
@@ -78,28 +78,28 @@ function checkValue(value: Uint8Array): void {
   if (value.length > MAX_VALUE_BYTES) throw new RangeError(`value of ${value.length} bytes exceeds ${MAX_VALUE_BYTES}`);
 }
 
-export function encodeKvCommand(c: KvCommand): Buffer {
+export function encodeKvCommand(c: KvCommand): Uint8Array {
   checkKey(c.key);
   const w = new ByteWriter(32 + c.key.length + (c.op === 'put' ? c.value.length : 0));
   switch (c.op) {
     case 'put':
       checkValue(c.value);
-      w.u8(KvOp.Put).u8(c.prevKv ? FLAG_PREV_KV : 0).lenBytes(c.key).lenBytes(c.value);
+      w.u8(KvOp.Put).u8(c.prevKv ? FLAG_PREV_KV : 0).bytes(c.key).bytes(c.value);
       break;
     case 'delete':
-      w.u8(KvOp.Delete).u8(c.prevKv ? FLAG_PREV_KV : 0).lenBytes(c.key);
+      w.u8(KvOp.Delete).u8(c.prevKv ? FLAG_PREV_KV : 0).bytes(c.key);
       break;
     case 'cas': {
-      w.u8(KvOp.Cas).u8(c.value === null ? FLAG_CAS_DELETE : 0).lenBytes(c.key);
+      w.u8(KvOp.Cas).u8(c.value === null ? FLAG_CAS_DELETE : 0).bytes(c.key);
       const cmp = c.compare;
       if (cmp.kind === 'absent') w.u8(CompareKind.Absent);
       else if (cmp.kind === 'value') {
         checkValue(cmp.value);
-        w.u8(CompareKind.Value).lenBytes(cmp.value);
+        w.u8(CompareKind.Value).bytes(cmp.value);
       } else w.u8(CompareKind.ModRevision).varint(cmp.revision);
       if (c.value !== null) {
         checkValue(c.value);
-        w.lenBytes(c.value);
+        w.bytes(c.value);
       }
       break;
     }
@@ -110,7 +110,7 @@ export function encodeKvCommand(c: KvCommand): Buffer {
 }
 
 export function decodeKvCommand(bytes: Uint8Array): KvCommand {
-  const r = new ByteReader(bytes, 'kv command');
+  const r = new ByteReader(asBuffer(bytes), 'kv command');
   const at = r.pos;
   const op = r.u8();
   const flagsAt = r.pos;
@@ -120,7 +120,7 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   switch (op) {
     case KvOp.Put:
       if (flags & ~FLAG_PREV_KV) r.fail(`unknown put flags ${flags}`, flagsAt);
-      c = { op: 'put', key, value: r.lenBytes(MAX_VALUE_BYTES, 'value'), prevKv: (flags & FLAG_PREV_KV) !== 0 };
+      c = { op: 'put', key, value: r.bytes('value', MAX_VALUE_BYTES), prevKv: (flags & FLAG_PREV_KV) !== 0 };
       break;
     case KvOp.Delete:
       if (flags & ~FLAG_PREV_KV) r.fail(`unknown delete flags ${flags}`, flagsAt);
@@ -129,7 +129,7 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
     case KvOp.Cas: {
       if (flags & ~FLAG_CAS_DELETE) r.fail(`unknown cas flags ${flags}`, flagsAt);
       const compare = readCompare(r);
-      const value = flags & FLAG_CAS_DELETE ? null : r.lenBytes(MAX_VALUE_BYTES, 'value');
+      const value = flags & FLAG_CAS_DELETE ? null : r.bytes('value', MAX_VALUE_BYTES);
       c = { op: 'cas', key, compare, value };
       break;
     }
@@ -140,21 +140,21 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   return c;
 }
 
-export function readKey(r: ByteReader): Buffer {
+export function readKey(r: ByteReader<Buffer>): Buffer {
   const at = r.pos;
-  const key = r.lenBytes(MAX_KEY_BYTES, 'key');
+  const key = r.bytes('key', MAX_KEY_BYTES);
   if (key.length === 0) r.fail('empty key', at);
   return key;
 }
 
-function readCompare(r: ByteReader): KvCompare {
+function readCompare(r: ByteReader<Buffer>): KvCompare {
   const at = r.pos;
   const kind = r.u8();
   switch (kind) {
     case CompareKind.Absent:
       return { kind: 'absent' };
     case CompareKind.Value:
-      return { kind: 'value', value: r.lenBytes(MAX_VALUE_BYTES, 'compare value') };
+      return { kind: 'value', value: r.bytes('compare value', MAX_VALUE_BYTES) };
     case CompareKind.ModRevision:
       return { kind: 'mod-revision', revision: r.varint() };
     default:
@@ -162,21 +162,21 @@ function readCompare(r: ByteReader): KvCompare {
   }
 }
 
-export function encodeKvQuery(q: KvQuery): Buffer {
+export function encodeKvQuery(q: KvQuery): Uint8Array {
   const w = new ByteWriter(32);
   switch (q.op) {
     case 'get':
       checkKey(q.key);
-      w.u8(KvQueryOp.Get).lenBytes(q.key);
+      w.u8(KvQueryOp.Get).bytes(q.key);
       break;
     case 'scan':
       if (!Number.isSafeInteger(q.limit) || q.limit < 1 || q.limit > MAX_SCAN_LIMIT)
         throw new RangeError(`scan limit must be 1..${MAX_SCAN_LIMIT}, got ${q.limit}`);
       if (q.start.length > MAX_KEY_BYTES || (q.end !== null && q.end.length > MAX_KEY_BYTES))
         throw new RangeError(`scan bounds are keys of at most ${MAX_KEY_BYTES} bytes`);
-      w.u8(KvQueryOp.Scan).u8(q.keysOnly ? FLAG_KEYS_ONLY : 0).lenBytes(q.start);
+      w.u8(KvQueryOp.Scan).u8(q.keysOnly ? FLAG_KEYS_ONLY : 0).bytes(q.start);
       if (q.end === null) w.u8(0);
-      else w.u8(1).lenBytes(q.end);
+      else w.u8(1).bytes(q.end);
       w.varint(q.limit);
       break;
     case 'stat':
@@ -196,15 +196,15 @@ export interface ScanParams {
   readonly keysOnly: boolean;
 }
 
-export function readScan(r: ByteReader): ScanParams {
+export function readScan(r: ByteReader<Buffer>): ScanParams {
   const flagsAt = r.pos;
   const flags = r.u8();
   if (flags & ~FLAG_KEYS_ONLY) r.fail(`unknown scan flags ${flags}`, flagsAt);
-  const start = r.lenBytes(MAX_KEY_BYTES, 'scan start');
+  const start = r.bytes('scan start', MAX_KEY_BYTES);
   const hasEndAt = r.pos;
   const hasEnd = r.u8();
   if (hasEnd > 1) r.fail(`bad end marker ${hasEnd}`, hasEndAt);
-  const end = hasEnd ? r.lenBytes(MAX_KEY_BYTES, 'scan end') : null;
+  const end = hasEnd ? r.bytes('scan end', MAX_KEY_BYTES) : null;
   const limitAt = r.pos;
   const limit = r.varint();
   if (limit < 1 || limit > MAX_SCAN_LIMIT) r.fail(`scan limit must be 1..${MAX_SCAN_LIMIT}, got ${limit}`, limitAt);
@@ -212,7 +212,7 @@ export function readScan(r: ByteReader): ScanParams {
 }
 
 export function decodeKvQuery(bytes: Uint8Array): KvQuery {
-  const r = new ByteReader(bytes, 'kv query');
+  const r = new ByteReader(asBuffer(bytes), 'kv query');
   const at = r.pos;
   const op = r.u8();
   let q: KvQuery;
@@ -235,61 +235,56 @@ export function decodeKvQuery(bytes: Uint8Array): KvQuery {
 
 //   kv = key:lenBytes createRevision:varint modRevision:varint version:varint [value:lenBytes]
 export function writeKvEntry(w: ByteWriter, e: KvEntry): void {
-  w.lenBytes(e.key).varint(e.createRevision).varint(e.modRevision).varint(e.version);
-  if (e.value !== null) w.lenBytes(e.value);
+  w.bytes(e.key).varint(e.createRevision).varint(e.modRevision).varint(e.version);
+  if (e.value !== null) w.bytes(e.value);
 }
 
-export function readKvEntry(r: ByteReader, withValue: boolean): KvEntry {
+export function readKvEntry(r: ByteReader<Buffer>, withValue: boolean): KvEntry {
   const key = readKey(r);
   const createRevision = r.varint();
   const modRevision = r.varint();
   const version = r.varint();
-  const value = withValue ? r.lenBytes(MAX_VALUE_BYTES, 'value') : null;
+  const value = withValue ? r.bytes('value', MAX_VALUE_BYTES) : null;
   return { key, value, createRevision, modRevision, version };
 }
 
-function readOptionalEntry(r: ByteReader): KvEntry | null {
+function writeOptionalEntry(w: ByteWriter, e: KvEntry | null): void {
+  if (e === null) w.u8(0);
+  else writeKvEntry(w.u8(1), e);
+}
+
+function readOptionalEntry(r: ByteReader<Buffer>): KvEntry | null {
   const at = r.pos;
   const has = r.u8();
   if (has > 1) r.fail(`bad presence marker ${has}`, at);
   return has ? readKvEntry(r, true) : null;
 }
 
-function readBool(r: ByteReader, field: string): boolean {
+function readBool(r: ByteReader<Buffer>, field: string): boolean {
   const at = r.pos;
   const b = r.u8();
   if (b > 1) r.fail(`${field} must be 0 or 1, got ${b}`, at);
   return b === 1;
 }
 
-export function encodeKvCommandResult(res: KvCommandResult): Buffer {
+export function encodeKvCommandResult(res: KvCommandResult): Uint8Array {
   const w = new ByteWriter(32);
-  const opt = (e: KvEntry | null) => {
-    if (e === null) w.u8(0);
-    else {
-      w.u8(1);
-      writeKvEntry(w, e);
-    }
-  };
   switch (res.op) {
     case 'put':
-      w.u8(KvOp.Put).varint(res.revision);
-      opt(res.prev);
+      writeOptionalEntry(w.u8(KvOp.Put).varint(res.revision), res.prev);
       break;
     case 'delete':
-      w.u8(KvOp.Delete).varint(res.revision).u8(res.deleted ? 1 : 0);
-      opt(res.prev);
+      writeOptionalEntry(w.u8(KvOp.Delete).varint(res.revision).u8(res.deleted ? 1 : 0), res.prev);
       break;
     case 'cas':
-      w.u8(KvOp.Cas).u8(res.succeeded ? 1 : 0).varint(res.revision);
-      opt(res.current);
+      writeOptionalEntry(w.u8(KvOp.Cas).u8(res.succeeded ? 1 : 0).varint(res.revision), res.current);
       break;
   }
   return w.finish();
 }
 
 export function decodeKvCommandResult(body: Uint8Array): KvCommandResult {
-  const r = new ByteReader(body, 'kv result');
+  const r = new ByteReader(asBuffer(body), 'kv result');
   const tag = r.u8();
   let res: KvCommandResult;
   switch (tag) {
@@ -315,16 +310,11 @@ export function decodeKvCommandResult(body: Uint8Array): KvCommandResult {
   return res;
 }
 
-export function encodeKvQueryResult(res: KvQueryResult): Buffer {
+export function encodeKvQueryResult(res: KvQueryResult): Uint8Array {
   const w = new ByteWriter(64);
   switch (res.op) {
     case 'get':
-      w.u8(KvQueryOp.Get).varint(res.revision);
-      if (res.entry === null) w.u8(0);
-      else {
-        w.u8(1);
-        writeKvEntry(w, res.entry);
-      }
+      writeOptionalEntry(w.u8(KvQueryOp.Get).varint(res.revision), res.entry);
       break;
     case 'scan': {
       const keysOnly = res.entries.length > 0 && res.entries.every((e) => e.value === null);
@@ -340,7 +330,7 @@ export function encodeKvQueryResult(res: KvQueryResult): Buffer {
 }
 
 export function decodeKvQueryResult(body: Uint8Array): KvQueryResult {
-  const r = new ByteReader(body, 'kv query result');
+  const r = new ByteReader(asBuffer(body), 'kv query result');
   const tag = r.u8();
   let res: KvQueryResult;
   switch (tag) {

@@ -1,7 +1,7 @@
 // The KV service: decodes command and query bodies straight from the entry bytes (no intermediate
 // objects on the hot path), runs them against the KvStore and writes result bodies.
 import type { ApplyContext, Service, ServiceRestorer, ServiceSnapshotRecords } from '../api.js';
-import { ByteReader, ByteWriter, latin1String } from '../bytes.js';
+import { ByteReader, ByteWriter, latin1String } from '../../common/bytes.js';
 import {
   CompareKind,
   FLAG_CAS_DELETE,
@@ -45,7 +45,7 @@ export class KvService implements Service {
     return this.store;
   }
 
-  apply(r: ByteReader, out: ByteWriter, _ctx: ApplyContext): void {
+  apply(r: ByteReader<Buffer>, out: ByteWriter, _ctx: ApplyContext): void {
     const at = r.pos;
     const op = r.u8();
     if (op !== KvOp.Put && op !== KvOp.Delete && op !== KvOp.Cas) r.fail(`unknown kv command op ${op}`, at);
@@ -88,7 +88,7 @@ export class KvService implements Service {
     }
   }
 
-  private applyCas(r: ByteReader, out: ByteWriter, key: string, del: boolean): void {
+  private applyCas(r: ByteReader<Buffer>, out: ByteWriter, key: string, del: boolean): void {
     const kindAt = r.pos;
     const kind = r.u8();
     let cmpPos = 0;
@@ -126,7 +126,7 @@ export class KvService implements Service {
     out.u8(KvOp.Cas).u8(1).varint(store.revision).u8(0);
   }
 
-  query(r: ByteReader, out: ByteWriter): void {
+  query(r: ByteReader<Buffer>, out: ByteWriter): void {
     const at = r.pos;
     const op = r.u8();
     const store = this.store;
@@ -160,13 +160,13 @@ export class KvService implements Service {
     out.u8(KvQueryOp.Scan).varint(this.store.revision);
     // The flags (with "more") are known only at the end: reserve their byte. Entries follow until
     // the end of the body, so no count is needed up front.
-    const flagsAt = out.length;
+    const flagsAt = out.pos;
     out.u8(0);
-    const base = out.length;
+    const base = out.pos;
     let count = 0;
     let more = false;
     this.store.scan(start, end, (key, v) => {
-      if (count === limit || (count > 0 && out.length - base >= MAX_SCAN_RESULT_BYTES)) {
+      if (count === limit || (count > 0 && out.pos - base >= MAX_SCAN_RESULT_BYTES)) {
         more = true;
         return false;
       }
@@ -190,12 +190,12 @@ export class KvService implements Service {
         const w = new ByteWriter(recordBytes + 1024);
         for (const [key, v] of view.entries()) {
           writeEntry(w, key, v, true);
-          if (w.length >= recordBytes) {
+          if (w.pos >= recordBytes) {
             yield w.finish();
             w.reset();
           }
         }
-        if (w.length > 0) yield w.finish();
+        if (w.pos > 0) yield w.finish();
       } finally {
         view.close();
       }
@@ -222,7 +222,7 @@ function writeEntry(w: ByteWriter, key: string, v: VersionView, withValue: boole
   w.latin1(key).varint(v.create).varint(v.mod).varint(v.version);
   if (withValue) {
     w.varint(v.len);
-    if (v.len > 0) w.bytes(v.chunk!.buf, v.off, v.off + v.len);
+    if (v.len > 0) w.raw(v.chunk!.buf, v.off, v.off + v.len);
   }
 }
 
