@@ -6,6 +6,7 @@
 //
 // In the foreground (the default, and `npm start`), Ctrl-C stops the replicas cleanly and exits.
 import type { Command } from 'commander';
+import { ConfigError } from '../../runtime/common/config-error.js';
 import { intOption } from '../options.js';
 
 export const DEFAULT_CLUSTER_DIR = '.verdant/cluster';
