@@ -125,7 +125,9 @@ if (init.role === 'port-producer') {
             tail += cap - pos;
             continue;
           }
-          const b = packr.unpack(data.subarray(pos + 4, pos + 4 + len)) as unknown[];
+          // Copied out of the shared memory first: msgpackr's native string extractor
+          // (msgpackr-extract 3.0.4) segfaults on SharedArrayBuffer-backed input.
+          const b = packr.unpack(data.slice(pos + 4, pos + 4 + len)) as unknown[];
           for (let j = 0; j < b.length; j += 4) {
             sum += (b[j + 3] as { n: number }).n;
             got++;
