@@ -93,7 +93,7 @@ export function register(program: Command): void {
         const c = x.counters as Record<string, number>;
         const tr = x.transition as { instances: number; pendingSeal: number[]; added: number[] } | null;
         console.log(
-          `replica ${String(x.replica)}: R=${String(x.instances)} epoch ${String(x.epoch)}${tr ? ` (changing to ${tr.instances}: sealing ${tr.pendingSeal.join(',') || '-'}, joining ${tr.added.join(',') || '-'})` : ''}, progress ${String(x.progress)}, global log ${String(x.globalSlots)} slots / ${String(x.outputIndex)} commands, applied ${String(x.applied)}, leads ${(x.localLeaders as number[]).join(',') || 'none'}`,
+          `replica ${String(x.replica)}: R=${String(x.instances)} epoch ${String(x.epoch)}${tr ? ` (changing to ${tr.instances}: sealing ${tr.pendingSeal.join(',') || '-'}, joining ${tr.added.join(',') || '-'})` : ''}, progress ${String(x.progress)}, global log ${String(x.globalSlots)} slots / ${String(x.outputIndex)} commands, applied ${String(x.applied)}, leads instances ${(x.localLeaders as number[]).join(',') || 'none'}`,
         );
         console.log(`  no-ops ${c.noopsProposed ?? 0}, skip records ${c.skipRecordsProposed ?? 0} (${c.skipSlotsProposed ?? 0} slots), merged no-ops ${c['merge.noops'] ?? 0}, skipped slots ${c['merge.skipSlots'] ?? 0}, reads served ${c.readsServed ?? 0}`);
         for (const v of x.instancesView as { group: number; role: string; leader: number; term: number; mode: string; pending: number }[]) {
