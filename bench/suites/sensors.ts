@@ -90,8 +90,10 @@ function kernelSpawns(mode: 'verdant' | 'si', samples: number): { perSample: num
     if (r.error) return { error: `strace: ${r.error.message}` };
     if (r.status !== 0) return { error: `strace exited ${r.status}: ${r.stderr.trim().slice(0, 300)}` };
     const lines = readFileSync(trace, 'utf8').split('\n');
-    const main = /^(\d+) execve/.exec(lines[0] ?? '')?.[1];
-    const markers = lines.map((l, i) => (l.startsWith(`${main} getppid(`) ? i : -1)).filter((i) => i >= 0);
+    const main = /^(\d+)\s+execve/.exec(lines[0] ?? '')?.[1];
+    // strace pads the pid column to a width: "8426  getppid()" but "29418 getppid()".
+    const marker = new RegExp(`^${main ?? 'none'}\\s+getppid\\(`);
+    const markers = lines.map((l, i) => (marker.test(l) ? i : -1)).filter((i) => i >= 0);
     if (!main || markers.length < 2) return { error: 'markers not found in the strace output' };
     let forks = 0;
     for (const l of lines.slice(markers[0]! + 1, markers[markers.length - 1]!)) {
