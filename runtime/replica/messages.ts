@@ -6,6 +6,7 @@
 //         raft/<g> ─out→ peer ─(network)→ peer ─in→ raft/<g>
 // Read:   client ─read→ kv ─read-index→ raft/<g> ─read-state→ sequencer ─read-state→ kv ─read-results→ client
 import type { Entry, GroupWrite, HardState, Membership, NodeId, Role, SnapshotMeta } from '../protocols/api.js';
+import type { InstanceInfo } from '../protocols/multiraft/index.js';
 
 export const ActorIds = {
   wal: 'wal',
@@ -98,15 +99,9 @@ export type SequencerIn =
   /** Multi-Raft: an instance's state as the coordinator needs it (sent when it changes). */
   | ({ readonly t: 'view' } & InstanceReport);
 
-export interface InstanceReport {
+/** The coordinator's view of an instance, as its raft/<g> actor reports it. */
+export interface InstanceReport extends InstanceInfo {
   readonly group: number;
-  readonly role: Role;
-  readonly leader: NodeId;
-  readonly term: number;
-  readonly established: boolean;
-  readonly lastIndex: number;
-  readonly commit: number;
-  readonly membership: Membership;
   /** InstanceRequests handled so far (the sequencer counts what it sent). */
   readonly handled: number;
 }

@@ -5,12 +5,11 @@
 // no acknowledged write is lost, the history is linearizable, the replicas converge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Workload, control, finalChecks, longestAckGap, mrStatus, sleep, startMultiRaft, waitInstances } from './replica-helpers.js';
+import { Workload, control, finalChecks, longestAckGap, mrStatus, sleep, startMultiRaft, waitInstances, usingCluster } from './replica-helpers.js';
 
 test('change R under load: 3 -> 5 -> 2 -> 3 (skip mode)', { timeout: 150_000 }, async () => {
   const c = await startMultiRaft(3, { progress: 'skip' });
-  let ok = false;
-  try {
+  await usingCluster(c, async () => {
     await waitInstances(c, 3);
     const w = new Workload(c, { spread: true });
     await w.start();
@@ -56,11 +55,5 @@ test('change R under load: 3 -> 5 -> 2 -> 3 (skip mode)', { timeout: 150_000 }, 
     const seals = [...st.values()].reduce((a, m) => a + (m.counters.controlRecordsProposed ?? 0), 0);
     assert.ok(seals > 0, 'seal and join records were proposed');
     console.log(`changed R three times under load: ${r.operations} operations (${r.unknown} unknown), ${r.acked} acknowledged unique puts, ${skips} skip records, ${seals} control records, errors ${JSON.stringify(Object.fromEntries(w.errors))}`);
-    ok = true;
-  } catch (e) {
-    console.error(c.logs());
-    throw e;
-  } finally {
-    await c.cleanup(!ok);
-  }
+  });
 });

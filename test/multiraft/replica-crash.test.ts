@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { RECOVERY_BUDGET_MS, Workload, control, finalChecks, mrStatus, sleep, startMultiRaft, waitInstances, type TestCluster } from './replica-helpers.js';
+import { RECOVERY_BUDGET_MS, Workload, control, finalChecks, mrStatus, sleep, startMultiRaft, waitInstances, type TestCluster, usingCluster } from './replica-helpers.js';
 
 /** Snapshots every ~200 merged batches, short retained logs: compaction runs during the test. */
 const SNAPSHOTS = { service: { snapshotEveryEntries: 200 }, raft: { compactionRetainEntries: 64 } };
@@ -46,10 +46,9 @@ function servedAgainMs(w: Workload, faultAt: number, what: string): number {
 }
 
 async function run(name: string, c: TestCluster, body: (w: Workload) => Promise<void>, after?: () => Promise<void>): Promise<void> {
-  let ok = false;
   const t0 = performance.now();
   const phase = (what: string) => console.log(`${name}: ${what} at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  try {
+  await usingCluster(c, async () => {
     const w = new Workload(c, { spread: true, valueBytes: 64 });
     await w.start();
     await sleep(1500);
@@ -70,13 +69,7 @@ async function run(name: string, c: TestCluster, body: (w: Workload) => Promise<
     assert.ok(compactions > 0, `${name}: snapshots were taken during the run (ignored: ${[...st.values()].map((m) => m.counters.compactIgnored).join(", ")}; kv snapshots: ${(await c.status()).map((s) => (s.ok ? (s.status as unknown as { kv: { snapshots: number } }).kv.snapshots : "-")).join(", ")})`);
     await after?.();
     console.log(`${name}: ${r.operations} operations (${r.unknown} unknown), ${r.acked} acknowledged unique puts, ${compactions} shared compactions, errors ${JSON.stringify(Object.fromEntries(w.errors))}`);
-    ok = true;
-  } catch (e) {
-    console.error(c.logs());
-    throw e;
-  } finally {
-    await c.cleanup(!ok);
-  }
+  });
 }
 
 test('R=3: kill -9 the leader of an instance under load, then restart it', { timeout: 120_000 }, async () => {

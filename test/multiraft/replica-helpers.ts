@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { ReplicaConfigInput } from '../../runtime/replica/config.js';
 import type { MultiRaftStatus } from '../../runtime/replica/multiraft-sequencer.js';
-import { ELECTION_TIMEOUT_MAX_MS, TestCluster, Workload, finalChecks, sleep } from '../replica/helpers.js';
+import { ELECTION_TIMEOUT_MAX_MS, TestCluster, Workload, finalChecks, sleep, usingCluster } from '../replica/helpers.js';
 
-export { ELECTION_TIMEOUT_MAX_MS, TestCluster, Workload, finalChecks, sleep };
+export { ELECTION_TIMEOUT_MAX_MS, TestCluster, Workload, finalChecks, sleep, usingCluster };
 
 /** "A few election timeouts", generous for a loaded 2-core machine (as for single Raft). */
 export const RECOVERY_BUDGET_MS = 8 * ELECTION_TIMEOUT_MAX_MS;

@@ -5,7 +5,7 @@
 // where it was), writes keep being acknowledged, and the usual checks hold afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Workload, control, finalChecks, longestAckGap, mrStatus, sleep, startMultiRaft, waitBalanced, waitInstances } from './replica-helpers.js';
+import { Workload, control, finalChecks, longestAckGap, mrStatus, sleep, startMultiRaft, waitBalanced, waitInstances, usingCluster } from './replica-helpers.js';
 
 const TOGETHER = { workers: 1, placement: { 'raft/0': 1, 'raft/1': 1, 'raft/2': 1, sequencer: 1 } };
 const APART = { workers: 4, placement: { 'raft/0': 1, 'raft/1': 2, 'raft/2': 3, sequencer: 4, kv: 4 } };
@@ -13,8 +13,7 @@ const MAIN = { workers: 0, placement: { 'raft/0': 0, 'raft/1': 0, 'raft/2': 0, s
 
 test('R=3: all instances on one executor, one executor per instance, and back, under load', { timeout: 150_000 }, async () => {
   const c = await startMultiRaft(3);
-  let ok = false;
-  try {
+  await usingCluster(c, async () => {
     // Leaders spread first (one per replica), so that the spreading cannot move one during the test.
     const before = await waitBalanced(c, 3);
     const w = new Workload(c, { spread: true });
@@ -52,11 +51,5 @@ test('R=3: all instances on one executor, one executor per instance, and back, u
       assert.equal(m.counters.trackedEntries, 0, `replica ${id}: no tracked entry left`);
     }
     console.log(`remapped three times under load: ${r.operations} operations (${r.unknown} unknown), ${w.writeAcks.length} writes acknowledged, errors ${JSON.stringify(Object.fromEntries(w.errors))}`);
-    ok = true;
-  } catch (e) {
-    console.error(c.logs());
-    throw e;
-  } finally {
-    await c.cleanup(!ok);
-  }
+  });
 });

@@ -155,9 +155,14 @@ function tail(file: string, lines: number): string {
 /** Runs `body` on a fresh cluster; when it fails, prints the replicas' logs and keeps their directory. */
 export async function withCluster(o: ClusterOptions, body: (c: TestCluster) => Promise<void>): Promise<void> {
   const c = await TestCluster.start(o);
+  await usingCluster(c, () => body(c));
+}
+
+/** Runs `body` on a started cluster, then cleans it up; when `body` fails, prints the replicas' logs and keeps their directory. */
+export async function usingCluster(c: TestCluster, body: () => Promise<void>): Promise<void> {
   let ok = false;
   try {
-    await body(c);
+    await body();
     ok = true;
   } catch (e) {
     console.error(c.logs());
