@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MembershipChange } from '../../runtime/protocols/api.js';
+import { GroupMode } from '../../runtime/protocols/multiraft/index.js';
 import { MrCluster, enc } from './harness.js';
 
 const base = { electionTicks: 10, heartbeatTicks: 1 };
@@ -214,6 +215,21 @@ test('changing R while serving (2 → 4 → 1 → 3): no accepted command lost o
   assert.ok(accepted.length > 150);
   assert.equal(c.core(1).groups().length, 4, 'instances 0..3 exist; 3 is idle');
   assert.equal(c.core(1).stats().counters['merge.gaps'], 0);
+});
+
+test('growing R in an idle system: the new instance joins without any command (no-ops carry the merge to its turn)', () => {
+  // Proposed through each replica in turn, so the change record lands in different instances and
+  // the new instance's turn comes up to R slots after the switch.
+  for (const [proposer, progress] of [[1, 'noop'], [2, 'noop'], [3, 'noop'], [1, 'skip'], [2, 'skip'], [3, 'skip']] as const) {
+    const c = new MrCluster([1, 2, 3], { ...base, instances: 3, progress }, 11);
+    c.runUntil(() => c.allLed() && leadersPerReplica(c).size === 3, 3000);
+    assert.ok(c.core(proposer).proposeInstances(4).ok, `replica ${proposer} accepts R=4`);
+    const joined = (): boolean => [1, 2, 3].every((id) => c.core(id).instances() === 4 && c.core(id).sequencer().cursor(3)?.mode === GroupMode.Active);
+    c.runUntil(joined, 3000);
+    assert.ok(joined(), `instance 3 is active on every replica (R=4 proposed by replica ${proposer}, ${progress} mode)`);
+    c.checkAgreement();
+    assert.equal(c.globalLog().length, 0, 'no command was needed or output');
+  }
 });
 
 test('R=1 is single Raft with a pass-through sequencer', () => {

@@ -327,11 +327,14 @@ export class Coordinator {
   runNoopRule(): void {
     const pending: { group: number; pending: number }[] = [];
     for (const g of this.seq.rotation()) {
-      if (this.seq.cursor(g)!.mode === GroupMode.Active) pending.push({ group: g, pending: this.seq.pendingSlots(g) });
+      // A joining instance's committed Join record counts too: in an idle system nothing else
+      // would move the merge to its turn, and it would stay joining until the next command.
+      const mode = this.seq.cursor(g)!.mode;
+      if (mode === GroupMode.Active || mode === GroupMode.Joining) pending.push({ group: g, pending: this.seq.pendingSlots(g) });
     }
     const leaders: { group: number; inFlight: number }[] = [];
     for (const p of pending) {
-      if (!this.isLeader(p.group)) continue;
+      if (this.seq.cursor(p.group)!.mode !== GroupMode.Active || !this.isLeader(p.group)) continue;
       const v = this.port.info(p.group);
       leaders.push({ group: p.group, inFlight: v.lastIndex - v.commit });
     }
@@ -354,11 +357,13 @@ export class Coordinator {
     const pending: { group: number; pending: number }[] = [];
     let backlog = 0;
     for (const g of this.seq.rotation()) {
-      if (this.seq.cursor(g)!.mode !== GroupMode.Active) continue;
+      const mode = this.seq.cursor(g)!.mode;
+      if (mode !== GroupMode.Active && mode !== GroupMode.Joining) continue;
       const p = this.seq.pendingSlots(g);
       pending.push({ group: g, pending: p });
       backlog = Math.max(backlog, p);
-      if (this.isLeader(g)) leaders.push({ group: g, lastIndex: this.port.info(g).lastIndex });
+      // A joining instance's Join record counts as backlog (see runNoopRule); only active ones skip.
+      if (mode === GroupMode.Active && this.isLeader(g)) leaders.push({ group: g, lastIndex: this.port.info(g).lastIndex });
     }
     const counts = new Map<number, number>();
     for (const d of this.pacer.plan(leaders, backlog)) counts.set(d.group, d.count);
