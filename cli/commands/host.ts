@@ -163,11 +163,11 @@ export function register(program: Command): void {
         freqFactor: () => sensors.freqFactor(),
         ...(timeWindowUs !== undefined ? { timeWindowUs } : {}),
       });
-      sensors.close();
       const a = choice.actuator;
       for (const c of choice.considered) console.log(`# ${c.kind}: ${c.available ? 'available' : 'unavailable'} (${c.reason})`);
       if (o.dryRun) {
-        const out = await asConfigErrors(() => a.apply(watts));
+        // The sensors stay open through apply(): the emulated cap reads the current frequency.
+        const out = await asConfigErrors(() => a.apply(watts)).finally(() => sensors.close());
         console.log(`actuator=${a.kind} ${out.summary}`);
         for (const c of out.changes) console.log(`  ${c.target}: ${c.from} -> ${c.to}`);
         return;
@@ -175,7 +175,7 @@ export function register(program: Command): void {
       const guard = new RestoreGuard({ log: (l) => console.log(l), onSignal: () => process.exit(0) });
       guard.add(a);
       try {
-        const out = await asConfigErrors(() => a.apply(watts));
+        const out = await asConfigErrors(() => a.apply(watts)).finally(() => sensors.close());
         console.log(`actuator=${a.kind} ${out.summary}`);
         for (const c of out.changes) console.log(`  ${c.target}: ${c.from} -> ${c.to}`);
       } catch (err) {

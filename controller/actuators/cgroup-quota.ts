@@ -177,7 +177,7 @@ export class EmulatedPowerCapActuator implements Actuator<number> {
     const out = await this.quota.apply(unlimited ? null : cpus);
     const note = unlimited
       ? `${watts} W is at or above the modelled maximum of ${max.toFixed(2)} W: no CPU limit`
-      : `${watts} W -> ${cpus.toFixed(3)} CPUs (model ${this.model.profile.name}: idle ${this.model.idleWatts.toFixed(2)} W + ${this.model.coreWatts.toFixed(2)} W per busy core)`;
+      : `${watts} W -> ${cpus.toFixed(3)} CPUs (model ${this.model.profile.name}: idle ${this.model.idleWatts.toFixed(2)} W + ${this.model.coreWatts.toFixed(2)} W per busy core${ff === 1 ? '' : ` × frequency factor ${ff.toFixed(2)}`})`;
     return { ...out, actuator: this.name, summary: `${out.summary}; ${note}` };
   }
 

@@ -13,6 +13,7 @@ import { ModelPowerSource, PowerModel } from './power-model.js';
 import type { PowerReading, PowerSourceKind } from './power-source.js';
 import { CpuLoadSensor, type CpuLoadSample } from './proc-stat.js';
 import { discoverRapl, RaplPowerSource, type RaplInventory } from './rapl.js';
+import { readIntAttrIfExists } from './sysfs.js';
 import { readTopology, type CpuTopology } from './topology.js';
 
 export interface HostSensorsOptions {
@@ -180,8 +181,27 @@ export class HostSensors {
       this.modelSource = this.buildModelSource();
     }
     const freqMHz = this.freq ? this.freq.readMHz() : null;
-    const power = this.raplSource ? this.raplSource.read() : this.modelSource.readFrom(load, freqMHz);
+    const power = this.raplSource ? this.raplSource.read() : this.modelSource.readFrom(load, freqMHz, this.raplLimitWatts());
     return { atMs: load.atMs, intervalMs: load.intervalMs, load, freqMHz, power };
+  }
+
+  /**
+   * The RAPL long-term limit in force (constraint 0 of every enabled package zone, summed), read
+   * now: a modelled reading is capped by it. Only where RAPL limits exist but energy cannot be read
+   * (e.g. a non-root daemon since Linux 5.10); undefined when any package has no readable limit.
+   */
+  private raplLimitWatts(): number | undefined {
+    const packages = this.rapl.zones.filter((z) => z.kind === 'package' && z.parent === undefined);
+    if (packages.length === 0) return undefined;
+    let uw = 0;
+    for (const z of packages) {
+      if (z.enabled === false) return undefined;
+      const c0 = z.constraints.find((c) => c.index === 0);
+      const v = c0 ? readIntAttrIfExists(c0.limitPath) : undefined;
+      if (v === undefined || v <= 0) return undefined;
+      uw += v;
+    }
+    return uw / 1e6;
   }
 
   /** Mean (f/f_base)^alpha over CPUs now; 1 without cpufreq. */

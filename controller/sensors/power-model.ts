@@ -129,10 +129,11 @@ export class ModelPowerSource implements PowerSource {
   }
 
   /** Computes a reading from a load sample the caller already took (the HostSensors path). */
-  readFrom(load: CpuLoadSample, freqMHz: Float64Array | null): PowerReading {
-    const watts = this.model.watts(load.perCpu, freqMHz);
+  readFrom(load: CpuLoadSample, freqMHz: Float64Array | null, capWatts?: number): PowerReading {
+    const watts = this.model.watts(load.perCpu, freqMHz, capWatts);
     this.joules += (watts * load.intervalMs) / 1000;
-    const r: PowerReading = { watts, joules: this.joules, source: 'model', model: { profile: this.opts.profileName, matched: this.opts.matched } };
+    const model = { profile: this.opts.profileName, matched: this.opts.matched, ...(capWatts !== undefined ? { capWatts } : {}) };
+    const r: PowerReading = { watts, joules: this.joules, source: 'model', model };
     if (this.opts.fallbackReason) r.fallbackReason = this.opts.fallbackReason;
     return r;
   }

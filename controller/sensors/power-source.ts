@@ -18,8 +18,9 @@ export interface PowerReading {
   source: PowerSourceKind;
   /** Per-zone breakdown (RAPL only). */
   zones?: ZoneReading[];
-  /** Which host profile produced a modelled reading, and whether it matched this CPU. */
-  model?: { profile: string; matched: boolean };
+  /** Which host profile produced a modelled reading, whether it matched this CPU, and the RAPL
+   *  long-term limit (sum over packages) that capped it, when one is set but energy is unreadable. */
+  model?: { profile: string; matched: boolean; capWatts?: number };
   /** Why the reading is modelled although RAPL zones exist (e.g. EACCES on energy_uj). */
   fallbackReason?: string;
 }
@@ -33,6 +34,6 @@ export interface PowerSource {
 /** One-line rendering used by the CLI; the source label is always included. */
 export function formatPowerReading(r: PowerReading): string {
   let label: string = r.source;
-  if (r.model) label += `(profile=${r.model.profile}${r.model.matched ? '' : ', not matched to this CPU'})`;
+  if (r.model) label += `(profile=${r.model.profile}${r.model.matched ? '' : ', not matched to this CPU'}${r.model.capWatts !== undefined ? `, capped by RAPL limit ${r.model.capWatts.toFixed(1)} W` : ''})`;
   return `watts=${r.watts.toFixed(2)} joules=${r.joules.toFixed(2)} source=${label}`;
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startCli } from './helpers/cli.js';
-import { NOBODY_UID, copyFixture, isRoot, readIn, removeFixture, repoRoot } from './helpers/fixture.js';
+import { NOBODY_UID, copyFixture, isRoot, readIn, removeFixture, repoRoot, writeIn } from './helpers/fixture.js';
 import { detectCgroup, cgroupOfPid } from '../../controller/actuators/cgroup-detect.js';
 import { HostPaths } from '../../controller/sensors/host-paths.js';
 
@@ -91,8 +91,14 @@ test('an unprivileged user on a root-only energy_uj tree: EACCES is reported and
     assert.equal(power.code, 0, power.stderr);
     const line = JSON.parse(power.stdout.trim());
     assert.equal(line.source, 'model');
-    assert.deepEqual(line.model, { profile: 'intel-xeon-platinum-8380', matched: true });
+    // The RAPL limits are readable although energy is not: the model is capped by their sum.
+    assert.deepEqual(line.model, { profile: 'intel-xeon-platinum-8380', matched: true, capWatts: 540 });
     assert.match(line.fallbackReason, /EACCES/);
+    writeIn(root, LIMIT0, '10000000');
+    writeIn(root, LIMIT1, '15000000');
+    const capped = await runCli(['host', 'power', '--interval', '50', '--count', '1', '--json', '--sysfs-root', root], asNobody);
+    assert.equal(capped.code, 0, capped.stderr);
+    assert.equal(JSON.parse(capped.stdout.trim()).model.capWatts, 25, 'the limits in force are read at sampling time');
   }));
 
 test('bad input exits 2 and names the field: profile, watts, interval', async () => {
@@ -149,6 +155,22 @@ test('cap --dry-run on AMD picks the cgroup quota (no RAPL limit files) and writ
     assert.match(r.stdout, /# rapl: unavailable \(RAPL zones have no power-limit/);
     assert.match(r.stdout, /actuator=cgroup-quota would limit cgroup .*verdant to [\d.]+ CPUs/);
     assert.equal(readIn(root, 'sys/fs/cgroup/cpu,cpuacct/verdant/cpu.cfs_quota_us'), '-1');
+  }));
+
+test('cap --dry-run maps watts to CPUs with the current frequency, as probe models it (cpufreq fixture)', () =>
+  withFixture('intel-hotplug-cpufreq', async (root) => {
+    const p = await runCli(['host', 'probe', '--json', '--sysfs-root', root, '--interval', '50']);
+    assert.equal(p.code, 0, p.stderr);
+    const model = JSON.parse(p.stdout).capabilities.model as { idleWatts: number; maxWatts: number };
+    const cores = 4;
+    const watts = 20;
+    // The model is linear in busy cores: what one core costs at the current frequency.
+    const expected = (watts - model.idleWatts) / ((model.maxWatts - model.idleWatts) / cores);
+    const r = await runCli(['host', 'cap', '--watts', String(watts), '--dry-run', '--actuator', 'cgroup-quota', '--sysfs-root', root]);
+    assert.equal(r.code, 0, r.stderr);
+    const cpus = Number(/would limit cgroup .* to ([\d.]+) CPUs/.exec(r.stdout)?.[1]);
+    assert.ok(Math.abs(cpus - expected) < 0.01, `${cpus} CPUs, expected ${expected.toFixed(3)} (${r.stdout})`);
+    assert.match(r.stdout, /frequency factor/);
   }));
 
 test('cap on this machine\'s real cgroups: a busy process is capped until SIGTERM, then released', { skip: !isRoot && 'needs root' }, async () => {
