@@ -95,8 +95,8 @@ export interface GroupWrite {
   readonly snapshot: Snapshot | null;
   /**
    * The core's own snapshot made by compact(): persist it as the group's latest snapshot (it is
-   * what GroupDurableState.snapshot returns on restart); the host may then drop the durable log
-   * entries it covers. Do NOT restore the state machine from it: the host already holds that
+   * what GroupDurableState.snapshot returns on restart); once it is durable (fsynced, even when
+   * the Ready's mustSync is false) the host may drop the durable log entries it covers. Do NOT restore the state machine from it: the host already holds that
    * state or a later one. Absent or null when there is none.
    */
   readonly compacted?: Snapshot | null;

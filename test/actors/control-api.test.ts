@@ -35,11 +35,15 @@ test('control API over TCP: auth, topology, plan, stats', { timeout: 60_000 }, a
   try {
     assert.match(api.address, /^http:\/\/127\.0\.0\.1:\d+$/, 'binds to loopback by default');
     await rt.spawn({ id: 'c', kind: fixtureKind('counter'), executor: 1 });
+    // A plan that would be valid (a second worker, the actor moved there): only the token is wrong.
+    const validPlan = { workers: 2, placement: { c: 2 } };
     for (const [m, p] of [['GET', '/v1/topology'], ['GET', '/v1/stats'], ['POST', '/v1/plan']] as const) {
-      assert.equal((await req(api.address, m, p, undefined, m === 'POST' ? { workers: 0 } : undefined)).status, 401, `${m} ${p} without token`);
-      assert.equal((await req(api.address, m, p, 'wrong-token-wrong-token', m === 'POST' ? { workers: 0 } : undefined)).status, 401, `${m} ${p} with a wrong token`);
+      assert.equal((await req(api.address, m, p, undefined, m === 'POST' ? validPlan : undefined)).status, 401, `${m} ${p} without token`);
+      assert.equal((await req(api.address, m, p, 'wrong-token-wrong-token', m === 'POST' ? validPlan : undefined)).status, 401, `${m} ${p} with a wrong token`);
     }
-    assert.equal((await rt.topology()).executors.length, 2, 'unauthorised plan changed nothing');
+    const after = await rt.topology();
+    assert.equal(after.executors.length, 2, 'unauthorised plan started no worker');
+    assert.ok(after.executors[1]!.actors.includes('c'), 'unauthorised plan moved nothing');
 
     const topo = await req(api.address, 'GET', '/v1/topology', TOKEN);
     assert.equal(topo.status, 200);

@@ -171,3 +171,31 @@ for (const codec of ['clone', 'msgpack'] as const) {
     }
   });
 }
+
+test('cross-executor messages travel in batches, and the metrics count them', { timeout: 60_000 }, async () => {
+  const rt = await ActorRuntime.start({ workers: 1 });
+  try {
+    await rt.spawn({ id: 'c', kind: fixtureKind('counter'), executor: 1 });
+    const N = 5000;
+    for (let i = 0; i < N; i++) rt.send('c', { t: 'inc' }); // one synchronous burst from the main thread
+    const got = await rt.ask<Got>('c', (replyTo) => ({ t: 'get', replyTo }));
+    assert.equal(got.n, N);
+    assert.equal(got.executor, 1);
+    const st = await rt.stats();
+    const main = st.executors.find((e) => e.index === 0)!;
+    const worker = st.executors.find((e) => e.index === 1)!;
+    assert.ok(main.msgsOut >= N, `main sent ${main.msgsOut}`);
+    // Batched: a handful of transfers for the burst, not one per message.
+    assert.ok(main.batchesOut * 50 <= main.msgsOut, `${main.batchesOut} batches for ${main.msgsOut} messages`);
+    const c = st.actors.find((a) => a.id === 'c')!;
+    assert.ok(c.msgsIn >= N + 1, `c received ${c.msgsIn}`);
+    assert.ok(c.handlerMs > 0, 'time inside the handler is measured');
+    assert.equal(c.mailboxDepth, 0);
+    assert.ok(worker.msgsIn >= N, `the worker received ${worker.msgsIn}`);
+    assert.ok(worker.utilization > 0 && worker.utilization <= 1, `utilization ${worker.utilization}`);
+    assert.ok(worker.threadCpuMs === null || worker.threadCpuMs > 0, `thread CPU ${worker.threadCpuMs}`);
+    assert.ok(worker.tid !== null && worker.tid > 0);
+  } finally {
+    await rt.stop();
+  }
+});

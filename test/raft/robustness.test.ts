@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { EntryType } from '../../runtime/protocols/api.js';
+import type { Membership } from '../../runtime/protocols/api.js';
 import { MsgType, makeMessage } from '../../runtime/protocols/raft/messages.js';
 import type { RaftMessage } from '../../runtime/protocols/raft/messages.js';
 import { Cluster } from './harness.js';
@@ -46,6 +47,16 @@ test('rejected messages are counted by reason and leave the replica untouched', 
       data: new Uint8Array(4),
     }),
   ); // a gigantic announced snapshot
+  for (const votersOutgoing of [null, 7, [4]]) {
+    n2.step(
+      makeMessage(MsgType.Snap, 0, 1, 2, term, 5, 1, 0, [], false, 0, 0, {
+        meta: { index: 5, term: 1, membership: { voters: [1, 2, 3], learners: [], votersOutgoing } as unknown as Membership },
+        offset: 0,
+        total: 4,
+        data: new Uint8Array(4),
+      }),
+    ); // a snapshot whose membership is not a plain configuration (in-process callers only: the codec cannot express it)
+  }
 
   const r = n2.stats().rejected;
   assert.equal(r['unknown-sender'], 1);
@@ -53,7 +64,7 @@ test('rejected messages are counted by reason and leave the replica untouched', 
   assert.equal(r['unknown-group'], 1);
   assert.equal(r['stale-term'], 1);
   assert.equal(r['oversized-entry'], 2);
-  assert.equal(r.malformed, 11);
+  assert.equal(r.malformed, 14);
   assert.equal(n2.stats().counters.internalErrors, 0);
   assert.deepEqual({ last: c.view(2).lastIndex, commit: c.view(2).commit }, before);
   // The stale leader is told about the newer term.

@@ -12,7 +12,12 @@ export function membershipProblem(m: unknown, requireVoter: boolean): string | n
   if (typeof m !== 'object' || m === null) return 'membership is not an object';
   const mm = m as Membership;
   if (!Array.isArray(mm.voters) || !Array.isArray(mm.learners)) return 'membership voters/learners are not arrays';
-  if (mm.votersOutgoing !== undefined && mm.votersOutgoing.length > 0) return 'joint configurations are not used by this Raft';
+  // Anything but absent or an empty list is refused: null or a number would otherwise throw inside
+  // the core (null.length) or be installed as is (a number has no length).
+  const out: unknown = mm.votersOutgoing;
+  if (out !== undefined && !(Array.isArray(out) && out.length === 0)) {
+    return Array.isArray(out) ? 'joint configurations are not used by this Raft' : 'membership votersOutgoing is not an array';
+  }
   const seen = new Set<number>();
   for (const id of mm.voters) {
     if (!isValidNodeId(id)) return `invalid voter id ${String(id)}`;
