@@ -273,7 +273,8 @@ export class ActorRuntime {
     // 1. Start new executors, each pinning itself before it takes any actor.
     for (let i = oldCount + 1; i <= plan.workers; i++) {
       const cpus = plan.cpus.has(i) ? plan.cpus.get(i)! : null;
-      const pin = await this.startWorker(i, cpus);
+      // An unpinned worker would inherit the main thread's mask, which a plan may have narrowed.
+      const pin = await this.startWorker(i, cpus, cpus ?? (this.mainPinTouched ? this.unpinnedCpus() : null));
       started.push(i);
       if (plan.cpus.has(i)) pinned.push({ executor: i, ok: pin.ok, cpusAllowed: pin.cpusAllowed, ...(pin.error ? { error: pin.error } : {}) });
     }
@@ -281,7 +282,7 @@ export class ActorRuntime {
     for (const [e, cpus] of plan.cpus) {
       if (e > oldCount || e > plan.workers) continue;
       if (e === 0) this.mainPinTouched = true;
-      const r = (await this.call(e, { t: 'pin', cpus })) as PinReply;
+      const r = (await this.call(e, { t: 'pin', cpus: cpus ?? this.unpinnedCpus() })) as PinReply;
       this.execState.set(e, { cpus, pinned: r.ok && cpus !== null, ...(r.error ? { pinError: r.error } : {}) });
       pinned.push({ executor: e, ok: r.ok, cpusAllowed: r.cpusAllowed, ...(r.error ? { error: r.error } : {}) });
     }
@@ -354,8 +355,18 @@ export class ActorRuntime {
     }
   }
 
-  private async startWorker(index: number, cpus: readonly number[] | null): Promise<PinReply> {
-    const worker = new Worker(WORKER_URL, { workerData: { index, cpus, pin: cpus !== null, codec: this.opts.codec ?? 'clone' } });
+  /**
+   * What unpinning restores: the CPU set the process had when the runtime started (a process
+   * started under taskset or in a cpuset keeps those limits), else every online CPU.
+   */
+  private unpinnedCpus(): readonly number[] | null {
+    const start = this.mainCpusAtStart ? parseCpuList(this.mainCpusAtStart) : [];
+    return start.length > 0 ? start : null;
+  }
+
+  /** `cpus` is the plan's set for the executor (null: unpinned); `pinTo` what the thread is set to. */
+  private async startWorker(index: number, cpus: readonly number[] | null, pinTo: readonly number[] | null = cpus): Promise<PinReply> {
+    const worker = new Worker(WORKER_URL, { workerData: { index, cpus: pinTo, pin: pinTo !== null, codec: this.opts.codec ?? 'clone' } });
     const handle: WorkerHandle = { index, worker, pending: new Map(), info: { index, threadId: worker.threadId, tid: null, cpusAllowed: null, actors: [] }, exited: false };
     const ready = new Promise<InfoReply & { pin: PinReply }>((resolve, reject) => {
       worker.on('message', (m: WorkerOutbound) => {

@@ -98,3 +98,20 @@ test('pinning the main thread (executor 0) is undone when the runtime stops', { 
   }
   assert.equal(allowed(process.pid), before, 'the main thread got its CPU set back');
 });
+
+test('unpinning restores the CPU set the process started with, not every online CPU', { skip: process.platform !== 'linux' ? 'pinning needs Linux' : false, timeout: 60_000 }, async () => {
+  const script = fileURLToPath(new URL('./fixtures/unpin-main.js', import.meta.url));
+  // taskset limits the process's mask (it is not a cpuset, so pinning to CPU 1 is still allowed).
+  const child = spawn('taskset', ['-c', '0', process.execPath, script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0, err);
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { atStart: string; pinned: string; unpinned: string; reportedPinned: boolean };
+  assert.equal(r.atStart, '0', 'a worker starts with the process mask');
+  assert.equal(r.pinned, '1');
+  assert.equal(r.unpinned, '0', 'unpinned: back to the mask the process was started with');
+  assert.equal(r.reportedPinned, false);
+});
