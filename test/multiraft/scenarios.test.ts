@@ -57,6 +57,40 @@ function skewed(progress: string): { c: MrCluster; sent: number } {
   return { c, sent };
 }
 
+test('a replica leading several instances spreads its commands over them round-robin (§3.1)', () => {
+  const c = new MrCluster([1, 2, 3], { ...base, instances: 3, balanceLeaders: false }, 3);
+  c.runUntil(() => c.allLed());
+  // Replica 1 takes over every instance.
+  c.runUntil(() => {
+    for (const id of [2, 3]) c.core(id).transferLeadership(1);
+    return leadersPerReplica(c).get(1) === 3;
+  }, 3000);
+  assert.equal(leadersPerReplica(c).get(1), 3, 'replica 1 leads all three instances');
+  c.run(30); // each new leader commits an entry of its term before it takes commands
+  const sent: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const t = `rr-${i}`;
+    assert.ok(c.propose(1, t));
+    sent.push(t);
+    c.step();
+  }
+  c.runUntil(() => [1, 2, 3].every((id) => c.sm(id).cmds.length >= sent.length));
+  c.checkAgreement();
+  // Count, per instance, the commands it carried (in replica 1's own logs).
+  const dec = new TextDecoder();
+  const per = c.core(1).groups().map((v) => {
+    let n = 0;
+    for (let i = v.firstIndex; i <= v.lastIndex; i++) {
+      const e = v.entryAt(i);
+      if (e && e.data.length > 0 && dec.decode(e.data).startsWith('rr-')) n++;
+    }
+    return n;
+  });
+  assert.equal(per.reduce((a, b) => a + b, 0), sent.length, `every command in exactly one instance (${per.join(', ')})`);
+  for (const [g, n] of per.entries()) assert.equal(n, sent.length / 3, `instance ${g} carried a third of the commands (${per.join(', ')})`);
+  assert.equal(c.core(1).stats().counters.proposalsForwarded, 0);
+});
+
 test('skewed load without a progress rule: the merge waits on the idle instances', () => {
   const { c, sent } = skewed('none');
   c.run(50);
