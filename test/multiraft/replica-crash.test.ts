@@ -94,6 +94,9 @@ test('R=3: kill -9 the leader of an instance under load, then restart it', { tim
   }, async () => {
     const checked = await assertOneImage(c, victimId);
     assert.ok(checked > 0, 'some replica other than the restarted one compacted');
+    // The others compacted past what it held: it caught up through a leader's snapshot (§3.5).
+    const v = (await mrStatus(c)).get(victimId)!;
+    assert.ok((v.counters.snapshotsJumped ?? 0) > 0, `the restarted replica caught up through a snapshot (counters ${JSON.stringify(v.counters)})`);
   });
 });
 
