@@ -17,6 +17,31 @@ const count = (s: GroupStore): number => s.log.length - s.head;
 
 export class DurableStore {
   private readonly groups = new Map<number, GroupStore>();
+  /**
+   * Writes of Readys with mustSync false, which the host did not fsync: they become durable with
+   * the next fsynced write (one file, as in the replica's WAL), and a crash before that loses them.
+   */
+  private unsynced: GroupWrite[] = [];
+
+  /** Holds a write that was not fsynced. */
+  applyUnsynced(w: GroupWrite): void {
+    this.unsynced.push(w);
+  }
+
+  /** A crash: what was written without an fsync since the last one is gone. Returns how many writes. */
+  dropUnsynced(): number {
+    const n = this.unsynced.length;
+    this.unsynced = [];
+    return n;
+  }
+
+  /** Persists one group's fsynced writes, after any unsynced ones written before them. */
+  applySynced(w: GroupWrite): string | null {
+    let problem: string | null = null;
+    for (const u of this.unsynced) problem ??= this.apply(u);
+    this.unsynced = [];
+    return problem ?? this.apply(w);
+  }
 
   private group(g: number): GroupStore {
     let s = this.groups.get(g);

@@ -3,7 +3,8 @@
 //   - `sendNow` goes out at once; `writes` are persisted and take an fsync's latency when mustSync;
 //   - only after that fsync: `sendAfterPersist` goes out, `committed` is applied to the KV, reads
 //     are answered, and advance() is called;
-//   - a crash loses the core, the KV, pending client requests and every write not yet fsynced;
+//   - a crash loses the core, the KV, pending client requests and every write not yet fsynced,
+//     including the writes of mustSync=false Readys that no later fsync covered;
 //     a restart rebuilds the core from exactly what the DurableStore holds.
 // The injected host bug `send-before-persist` sends `sendAfterPersist` together with `sendNow`.
 import { EntryType, hasInstanceControl } from '../protocols/api.js';
@@ -66,6 +67,8 @@ export class SimHost {
   applied = 0;
   snapshotsInstalled = 0;
   compactions = 0;
+  /** Writes without an fsync that crashes discarded (commit-only hard states, compactions). */
+  unsyncedLost = 0;
 
   constructor(
     private readonly cfg: HostConfig,
@@ -115,6 +118,7 @@ export class SimHost {
   }
 
   crash(): void {
+    this.unsyncedLost += this.store.dropUnsynced();
     this.epoch++;
     this.core = null;
     this.outstanding = null;
@@ -222,7 +226,12 @@ export class SimHost {
   private finish(rd: Ready<Envelope>): void {
     const core = this.core!;
     for (const w of rd.writes) {
-      const problem = this.store.apply(w);
+      if (!rd.mustSync) {
+        // Not fsynced: durable only once a later write is, and lost if the replica dies first.
+        this.store.applyUnsynced(w);
+        continue;
+      }
+      const problem = this.store.applySynced(w);
       if (problem) this.env.checker.report('persistence-contract', `replica ${this.id}: ${problem}`);
       if (w.snapshot) {
         const img = core.snapshotImage ? core.snapshotImage(w.snapshot) : w.snapshot.data;

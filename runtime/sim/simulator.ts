@@ -92,6 +92,8 @@ export interface SimRunResult {
   readonly partitions: number;
   readonly compactions: number;
   readonly snapshotsInstalled: number;
+  /** Writes without an fsync (mustSync false) that a crash discarded. */
+  readonly unsyncedWritesLost: number;
   /** Membership changes proposed (and accepted by the leader). */
   readonly reconfigurations: number;
   /** Changes of the number of instances proposed (and accepted by a leader). */
@@ -396,6 +398,7 @@ export function runSimulation(cfgIn: Partial<SimConfig> & { factory: ProtocolFac
     partitions,
     compactions: hosts.reduce((a, h) => a + h.compactions, 0),
     snapshotsInstalled: hosts.reduce((a, h) => a + h.snapshotsInstalled, 0),
+    unsyncedWritesLost: hosts.reduce((a, h) => a + h.unsyncedLost, 0),
     reconfigurations: reconfigs,
     instanceChanges,
     steps,

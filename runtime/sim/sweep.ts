@@ -38,6 +38,8 @@ export interface SweepSummary {
   readonly messages: number;
   readonly compactions: number;
   readonly snapshots_installed: number;
+  /** Writes without an fsync that crashes discarded: the persistence contract's mustSync=false case. */
+  readonly unsynced_writes_lost: number;
   readonly reconfigurations: number;
   readonly instance_changes: number;
   readonly truncated_runs: number;
@@ -92,6 +94,7 @@ export function runSweep(o: SweepOptions): SweepSummary {
   let messages = 0;
   let compactions = 0;
   let installs = 0;
+  let unsyncedLost = 0;
   let reconfigs = 0;
   let instanceChanges = 0;
   let truncated = 0;
@@ -113,6 +116,7 @@ export function runSweep(o: SweepOptions): SweepSummary {
     messages += r.net.sent;
     compactions += r.compactions;
     installs += r.snapshotsInstalled;
+    unsyncedLost += r.unsyncedWritesLost;
     reconfigs += r.reconfigurations;
     instanceChanges += r.instanceChanges;
     if (r.truncated) truncated++;
@@ -139,6 +143,7 @@ export function runSweep(o: SweepOptions): SweepSummary {
     messages,
     compactions,
     snapshots_installed: installs,
+    unsynced_writes_lost: unsyncedLost,
     reconfigurations: reconfigs,
     instance_changes: instanceChanges,
     truncated_runs: truncated,

@@ -131,6 +131,25 @@ test('durable store: truncates conflicts, installs snapshots, compacts, and reje
   assert.match(s.apply({ group: 0, hardState: null, entries: [], snapshot: snap })!, /not newer/);
 });
 
+test('durable store: an unsynced write becomes durable with the next fsynced one, and a crash before that loses it', () => {
+  const s = new DurableStore();
+  assert.equal(s.applySynced({ group: 0, hardState: { term: 1, vote: 1, commit: 0 }, entries: [entry(1, 1), entry(2, 1)], snapshot: null }), null);
+  // Commit moves without an fsync (mustSync false); a crash forgets it.
+  s.applyUnsynced({ group: 0, hardState: { term: 1, vote: 1, commit: 2 }, entries: [], snapshot: null });
+  assert.equal(s.durableState()[0]!.hardState.commit, 0, 'not durable before an fsync');
+  assert.equal(s.dropUnsynced(), 1);
+  assert.equal(s.durableState()[0]!.hardState.commit, 0);
+  // A compaction without an fsync keeps the entries until a later fsync persists both, in order.
+  const snap = { meta: { index: 1, term: 1, membership: { voters: [1], learners: [] } }, data: new Uint8Array([1]) };
+  s.applyUnsynced({ group: 0, hardState: null, entries: [], snapshot: null, compacted: snap });
+  assert.deepEqual(s.durableState()[0]!.entries.map((e) => e.index), [1, 2], 'entries stay until the snapshot is durable');
+  assert.equal(s.applySynced({ group: 0, hardState: { term: 1, vote: 1, commit: 3 }, entries: [entry(3, 1)], snapshot: null }), null);
+  const d = s.durableState()[0]!;
+  assert.equal(d.snapshot?.meta.index, 1);
+  assert.deepEqual(d.entries.map((e) => e.index), [2, 3]);
+  assert.equal(s.dropUnsynced(), 0);
+});
+
 test('event queue fires in time order, ties in scheduling order', () => {
   const q = new EventQueue();
   const out: string[] = [];

@@ -40,6 +40,8 @@ test('300 seeds with faults: zero violations, every history linearizable', { tim
   assert.ok(s.reconfigurations > 300, `only ${s.reconfigurations} membership changes`);
   // Logs were compacted and lagging replicas caught up from leader snapshots.
   assert.ok(s.compactions > 300 && s.snapshots_installed > 20, `compactions ${s.compactions}, installs ${s.snapshots_installed}`);
+  // Crashes discarded writes made without an fsync (mustSync false), and nothing broke.
+  assert.ok(s.unsynced_writes_lost > 100, `only ${s.unsynced_writes_lost} unsynced writes lost`);
   assert.ok(s.ops > 300 * 50, `only ${s.ops} operations`);
   // Pending operations finish in the drain phase (sessions make retries exactly-once).
   assert.ok(s.unknown_ops < s.ops / 100, `${s.unknown_ops} of ${s.ops} operations ended unknown`);
