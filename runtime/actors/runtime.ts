@@ -266,8 +266,21 @@ export class ActorRuntime {
     const t0 = monoMs();
     const cur = new Map([...this.actors].filter(([id]) => !isInternalId(id)).map(([id, a]) => [id, { executor: a.executor, pinnedMain: a.pinnedMain }] as const));
     const plan = validatePlan(input, { workers: this.workers.size, actors: cur, onlineCpus: this.online });
-    const oldCount = this.workers.size;
     const started: number[] = [];
+    // 0. Worker threads that died: survivors drop their links to them; those the plan keeps are
+    //    started afresh at the same index (their actors are gone already), the rest are removed.
+    for (const [i, h] of [...this.workers]) {
+      if (!h.exited) continue;
+      await Promise.all(this.executorIndices().map((e) => this.call(e, { t: 'unlink', peer: i })));
+      this.workers.delete(i);
+      this.execState.delete(i);
+      if (i <= plan.workers) {
+        const cpus = plan.cpus.has(i) ? plan.cpus.get(i)! : null;
+        await this.startWorker(i, cpus, cpus ?? (this.mainPinTouched ? this.unpinnedCpus() : null));
+        started.push(i);
+      }
+    }
+    const oldCount = this.workers.size;
     const pinned: { executor: number; ok: boolean; cpusAllowed: string | null; error?: string }[] = [];
 
     // 1. Start new executors, each pinning itself before it takes any actor.
@@ -411,8 +424,12 @@ export class ActorRuntime {
     for (const p of h.pending.values()) p.reject(new Error(`executor ${h.index} died: ${err.message}`));
     h.pending.clear();
     if (this.stopped || this.workers.get(h.index) !== h) return;
-    const lost = [...this.actors.values()].filter((a) => a.executor === h.index).map((a) => a.id);
+    const lostEntries = [...this.actors.values()].filter((a) => a.executor === h.index);
+    const lost = lostEntries.map((a) => a.id);
     this.faultsTotal++;
+    // Its actors are gone: sends to them become dead letters everywhere instead of queueing for a
+    // thread that will never read them.
+    for (const a of lostEntries) void this.forget(a);
     this.onFault({ kind: 'executor', actor: lost[0] ?? '', actors: lost, executor: h.index, error: err.message, ...(err.stack ? { stack: err.stack } : {}), action: 'stopped' });
   }
 
@@ -508,8 +525,11 @@ export class ActorRuntime {
     void this.stop().finally(() => process.exit(70));
   }
 
+  /** Running executors (a worker thread that died is left out until a plan replaces it). */
   private executorIndices(): number[] {
-    return [0, ...[...this.workers.keys()].sort((a, b) => a - b)];
+    const live: number[] = [];
+    for (const [i, h] of this.workers) if (!h.exited) live.push(i);
+    return [0, ...live.sort((a, b) => a - b)];
   }
 
   private executorExists(e: number): boolean {

@@ -67,3 +67,36 @@ test('default policy: a throwing actor stops the whole process loudly (exit 70)'
   assert.match(err, /fatal actor fault \(actor 'bad' on executor 1\): boom on purpose/);
   assert.doesNotMatch(out, /still running/, 'the process did not carry on');
 });
+
+test('a worker thread that dies is reported as an executor fault naming every actor it hosted', { timeout: 60_000 }, async () => {
+  const faults: FaultReport[] = [];
+  const rt = await ActorRuntime.start({ workers: 2, onFault: (r) => faults.push(r) });
+  try {
+    await rt.spawn({ id: 'k', kind: fixtureKind('threadKiller'), executor: 1 });
+    await rt.spawn({ id: 'c1', kind: fixtureKind('counter'), executor: 1 });
+    await rt.spawn({ id: 'c2', kind: fixtureKind('counter'), executor: 2 });
+    rt.send('k', { t: 'die' });
+    assert.ok(await eventually(() => faults.length === 1), 'one fault reported');
+    const f = faults[0]!;
+    assert.deepEqual([f.kind, f.executor, f.action], ['executor', 1, 'stopped']);
+    assert.deepEqual([...(f.actors ?? [])].sort(), ['c1', 'k']);
+    assert.match(f.error, /exited with code 3/);
+    // The other executor keeps serving.
+    rt.send('c2', { t: 'inc', by: 5 });
+    const got = await rt.ask<Got>('c2', (replyTo) => ({ t: 'get', replyTo }));
+    assert.deepEqual([got.n, got.executor], [5, 2]);
+    assert.deepEqual((await rt.topology()).executors.map((e) => e.index), [0, 2], 'the dead executor is not listed');
+    assert.ok(!('c1' in (await rt.topology()).actors), 'its actors are gone');
+    // A plan starts a fresh executor 1 and can put actors on it again.
+    await rt.spawn({ id: 'c3', kind: fixtureKind('counter') });
+    const r = await rt.apply({ workers: 2, placement: { c3: 1, c2: 1 } });
+    assert.ok(r.started.includes(1));
+    rt.send('c3', { t: 'inc', by: 2 });
+    const got3 = await rt.ask<Got>('c3', (replyTo) => ({ t: 'get', replyTo }));
+    assert.deepEqual([got3.n, got3.executor], [2, 1]);
+    const got2 = await rt.ask<Got>('c2', (replyTo) => ({ t: 'get', replyTo }));
+    assert.deepEqual([got2.n, got2.executor], [5, 1]);
+  } finally {
+    await rt.stop();
+  }
+});

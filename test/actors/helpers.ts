@@ -4,7 +4,7 @@ import type { ActorKind } from '../../runtime/actors/types.js';
 
 const fixtures = new URL('./fixtures/actors.js', import.meta.url);
 
-export function fixtureKind(name: 'storm' | 'counter' | 'restartingCounter' | 'mainOnly' | 'slowAppender' | 'fileWriter' | 'relay' | 'bytesReader'): ActorKind {
+export function fixtureKind(name: 'storm' | 'counter' | 'restartingCounter' | 'mainOnly' | 'slowAppender' | 'fileWriter' | 'relay' | 'bytesReader' | 'threadKiller'): ActorKind {
   return { module: fileURLToPath(fixtures), export: name };
 }
 
