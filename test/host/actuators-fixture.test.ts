@@ -149,6 +149,10 @@ test('hotplug: opt-in only, never cpu0, online before offline, restore', () =>
     assert.match(off.capability().reason, /opt-in/);
     await assert.rejects(off.apply([0]), ActuatorUnavailableError);
 
+    const dry = await new HotplugCoresActuator({ paths, optIn: true, dryRun: true }).apply([0, 1]);
+    assert.equal(dry.changes.length, 2, 'dry-run plans taking cpu2 and cpu3 offline');
+    for (const c of [1, 2, 3]) assert.equal(readIn(root, `sys/devices/system/cpu/cpu${c}/online`), '1', 'dry-run writes nothing');
+
     const h = new HotplugCoresActuator({ paths, optIn: true });
     await assert.rejects(h.apply([1, 2, 3]), (e: unknown) => e instanceof ActuatorRangeError && /cpu0 is never taken offline/.test(e.message));
     await assert.rejects(h.apply([]), ActuatorRangeError);
