@@ -110,7 +110,7 @@ export class TestCluster {
   }
 
   async client(o: { endpoints?: string[]; timeoutMs?: number } = {}): Promise<KvClient> {
-    return KvClient.connect({ endpoints: o.endpoints ?? this.endpoints, token: this.token, requestTimeoutMs: o.timeoutMs ?? 5000, connectTimeoutMs: 500 });
+    return KvClient.connect({ endpoints: o.endpoints ?? this.endpoints, token: this.token, requestTimeoutMs: o.timeoutMs ?? 5000, connectTimeoutMs: 2000 });
   }
 
   logs(): string {
