@@ -7,7 +7,9 @@
 //      while the largest is still gaining; the best throughput any window reached is
 //      max_ops_per_s;
 //   3. latency: open-loop Poisson puts at 50% of *etcd's* maximum (a load both systems must carry)
-//      for --duration; p50/p99 from the intended send time, server CPU from /proc divided by ops.
+//      for --duration; p50/p99 from the intended send time, server CPU from /proc divided by ops;
+//   4. profiles (--profile, optional): each workload profile on the same running cluster, with
+//      etcd's maximum as the base of its percentage rates (profiles.ts).
 import type { ClusterUnderTest } from '../peers/cluster-under-test.js';
 import { totalCpuSeconds } from '../peers/proc-cpu.js';
 import type { ClosedLoopResult } from '../loadgen/closed-loop.js';
@@ -17,6 +19,8 @@ import type { Profile } from '../loadgen/profile/profile.js';
 import { runLoad } from '../loadgen/run.js';
 import type { LoadSummary } from '../loadgen/report.js';
 import { openTarget } from '../loadgen/targets/index.js';
+import type { ProfileComparison, ProfileFailure, ProfileSide } from './profiles.js';
+import { compareProfile, isFailure, loadCompareProfile, PROFILE_METHOD, runProfileOn } from './profiles.js';
 
 export interface CompareOptions {
   /** Seconds per measurement step. */
@@ -29,6 +33,10 @@ export interface CompareOptions {
   keyCount: number;
   /** Connections per endpoint. */
   connections: number;
+  /** Workload profiles (shipped names or files) run on each cluster after its latency step. */
+  profiles: string[];
+  /** Seconds each profile is fitted into (its whole timeline scales, as `verdant load --duration`). */
+  profileDurationS: number;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -40,6 +48,8 @@ export const DEFAULT_COMPARE_OPTIONS: Omit<CompareOptions, 'log'> = {
   maxWindow: 16384,
   keyCount: 100_000,
   connections: 1,
+  profiles: [],
+  profileDurationS: 10,
 };
 
 export interface ProbePoint {
@@ -84,6 +94,15 @@ export interface CompareResult {
   /** verdant p99 / etcd p99 at the common load. */
   ratio_p99: number | null;
   note: string;
+  /** Per profile name (--profile); empty when none was given. */
+  profiles: Record<string, ProfileComparison>;
+}
+
+/** One system's measurements: the write probe and latency step, and its run of each profile. */
+export interface SystemMeasurement {
+  system: SystemResult;
+  /** In --profile order; `profile` is the resolved profile both systems ran. */
+  profiles: Array<{ profile: Profile; side: ProfileSide | ProfileFailure }>;
 }
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -108,8 +127,15 @@ export function writeProfile(rate: number, o: Pick<CompareOptions, 'durationS' |
   });
 }
 
-/** Measures one system: its maximum, then latency and CPU at `commonRate` (undefined: 50% of its own max). */
-export async function measureSystem(cluster: ClusterUnderTest, o: CompareOptions, commonRate?: number): Promise<SystemResult> {
+/**
+ * Measures one system: its maximum, then latency and CPU at `base.commonRate`, then each profile
+ * with `base.profileRate` as its target_rate (undefined: 50% of its own max, and its own max).
+ */
+export async function measureSystem(
+  cluster: ClusterUnderTest,
+  o: CompareOptions,
+  base: { commonRate?: number; profileRate?: number } = {},
+): Promise<SystemMeasurement> {
   const log = o.log;
   log(`${cluster.name}: starting 3 members`);
   await cluster.start();
@@ -167,7 +193,7 @@ export async function measureSystem(cluster: ClusterUnderTest, o: CompareOptions
       await target.close();
     }
     if (!best) throw new Error(`${cluster.name}: no throughput measured`);
-    const rate = commonRate ?? best.point.ops_per_s * 0.5;
+    const rate = base.commonRate ?? best.point.ops_per_s * 0.5;
     log(`${cluster.name}: latency at ${rate.toFixed(0)} ops/s (open loop, Poisson, ${o.durationS} s)`);
     const cpu0 = totalCpuSeconds(pids);
     const run = await runLoad({
@@ -179,7 +205,14 @@ export async function measureSystem(cluster: ClusterUnderTest, o: CompareOptions
     const serverCpu = totalCpuSeconds(pids) - cpu0;
     const s: LoadSummary = run.summary;
     log(`${cluster.name}: achieved ${s.achieved_rate} ops/s, p50 ${s.latency.p50_ms} ms, p99 ${s.latency.p99_ms} ms, errors ${s.errors}`);
-    return {
+    const profileRate = base.profileRate ?? best.point.ops_per_s;
+    const profiles: SystemMeasurement['profiles'] = [];
+    for (const src of o.profiles) {
+      if (o.signal?.aborted) break;
+      const profile = loadCompareProfile(src, o.profileDurationS, profileRate);
+      profiles.push({ profile, side: await runProfileOn(cluster, profile, auth, log, o.signal) });
+    }
+    const system: SystemResult = {
       name: cluster.name,
       max_ops_per_s: best.point.ops_per_s,
       max_at_window: best.point.window,
@@ -195,6 +228,7 @@ export async function measureSystem(cluster: ClusterUnderTest, o: CompareOptions
       client_cpu_s_per_op: perOp(s.client.cpu_s, s.ok),
       client_saturated: s.client.saturated,
     };
+    return { system, profiles };
   } finally {
     log(`${cluster.name}: stopping`);
     await cluster.stop();
@@ -202,28 +236,36 @@ export async function measureSystem(cluster: ClusterUnderTest, o: CompareOptions
 }
 
 /**
- * Runs etcd, then verdant if `verdant` is given (undefined: not available yet), and compares.
- * The verdant side's latency is measured at etcd's 50% load so both carry the same offered load.
+ * Runs etcd, then verdant if `verdant` is given (undefined: not available), and compares. The
+ * verdant side's latency is measured at etcd's 50% load, and its profiles with etcd's maximum as
+ * target_rate, so both carry the same offered load.
  */
 export async function compareWithEtcd(etcd: ClusterUnderTest, verdant: ClusterUnderTest | undefined, o: CompareOptions, unavailableNote: string): Promise<CompareResult> {
-  const e = await measureSystem(etcd, o);
-  let v: SystemResult | null = null;
-  if (verdant) v = await measureSystem(verdant, o, e.offered_rate);
+  const em = await measureSystem(etcd, o);
+  const e = em.system;
+  const vm = verdant ? await measureSystem(verdant, o, { commonRate: e.offered_rate, profileRate: e.max_ops_per_s }) : null;
+  const v = vm?.system ?? null;
   const notes: string[] = [];
   if (!verdant) notes.push(unavailableNote);
   for (const x of [e, v]) {
     if (x?.client_saturated) notes.push(`${x.name}: the load generator was saturated during the latency step; its latencies include client delay`);
   }
+  const profiles: Record<string, ProfileComparison> = {};
+  for (const { profile, side } of em.profiles) {
+    const vside = vm ? (vm.profiles.find((p) => p.profile.name === profile.name)?.side ?? { error: 'not run (interrupted)' }) : null;
+    profiles[profile.name] = compareProfile(profile, e.max_ops_per_s, side, vside, unavailableNote);
+  }
   return {
     peer: 'etcd',
     value_size: o.valueSize,
     duration_s: o.durationS,
-    method: COMPARE_METHOD,
+    method: o.profiles.length > 0 ? `${COMPARE_METHOD}; ${PROFILE_METHOD}` : COMPARE_METHOD,
     etcd: e,
     verdant: v,
     ratio_max_ops: v ? r3(v.max_ops_per_s / e.max_ops_per_s) : null,
     ratio_p99: v && e.p99_ms > 0 ? r3(v.p99_ms / e.p99_ms) : null,
     note: notes.join('; ') || 'both systems measured',
+    profiles,
   };
 }
 
@@ -241,12 +283,34 @@ export function compareTable(r: CompareResult): string {
     ['client CPU s/op', (s) => `${s.client_cpu_s_per_op ?? '-'}`],
     ['errors', (s) => `${s.errors}`],
   ];
-  const w0 = Math.max(...rows.map(([k]) => k.length));
   const col = (s: SystemResult | null, f: (s: SystemResult) => string) => (s ? f(s) : 'n/a');
-  const w1 = Math.max(7, ...rows.map(([, f]) => col(r.verdant, f).length));
+  const table: Array<[string, string, string]> = rows.map(([k, f]) => [k, col(r.verdant, f), f(r.etcd)]);
+  table.push(['ratio max ops (verdant/etcd)', `${r.ratio_max_ops ?? 'n/a'}`, '']);
+  const notes = [`note: ${r.note}`];
+  for (const [name, p] of Object.entries(r.profiles)) {
+    table.push([`profile ${name} (${p.duration_s} s, target_rate ${p.target_rate})`, '', '']);
+    for (const [k, f] of PROFILE_ROWS) table.push([`  ${k}`, sideText(p.verdant, f), sideText(p.etcd, f)]);
+    table.push(['  ratio ops, p99 (verdant/etcd)', `${p.ratio_ops ?? 'n/a'}, ${p.ratio_p99 ?? 'n/a'}`, '']);
+    notes.push(`${name}: ${p.note}`);
+  }
+  const w0 = Math.max(...table.map(([k]) => k.length));
+  const w1 = Math.max(7, ...table.map(([, v]) => v.length));
   const lines = [`${''.padEnd(w0)}  ${'verdant'.padEnd(w1)}  etcd`];
-  for (const [k, f] of rows) lines.push(`${k.padEnd(w0)}  ${col(r.verdant, f).padEnd(w1)}  ${f(r.etcd)}`);
-  lines.push(`${'ratio max ops (verdant/etcd)'.padEnd(w0)}  ${r.ratio_max_ops ?? 'n/a'}`);
-  lines.push(`note: ${r.note}`);
-  return lines.join('\n');
+  for (const [k, v, e] of table) lines.push(`${k.padEnd(w0)}  ${v.padEnd(w1)}  ${e}`.trimEnd());
+  return [...lines, ...notes].join('\n');
+}
+
+const PROFILE_ROWS: Array<[string, (s: ProfileSide) => string]> = [
+  ['offered ops/s', (s) => `${s.offered_rate}`],
+  ['achieved ops/s', (s) => `${s.achieved_rate}`],
+  ['p50 ms', (s) => `${s.p50_ms}`],
+  ['p99 ms', (s) => `${s.p99_ms}`],
+  ['server CPU s/op', (s) => `${s.server_cpu_s_per_op ?? '-'}`],
+  ['client CPU s/op', (s) => `${s.client_cpu_s_per_op ?? '-'}`],
+  ['errors', (s) => `${s.errors}${s.unsupported_ops.length ? ` (every ${s.unsupported_ops.join('/')} failed)` : ''}`],
+];
+
+function sideText(s: ProfileSide | ProfileFailure | null, f: (s: ProfileSide) => string): string {
+  if (s === null) return 'n/a';
+  return isFailure(s) ? 'failed' : f(s);
 }

@@ -17,6 +17,8 @@ import { Workload } from './workload.js';
 export interface OpStats {
   count: number;
   errors: number;
+  /** Errors of this operation by code, so a kind a target cannot do is named in the report. */
+  errorCodes: Record<string, number>;
   hist: Histogram;
 }
 
@@ -85,7 +87,7 @@ export class OpenLoopEngine {
     this.scanEnd = this.workload.keys.scanEnd();
     this.maxInFlight = profile.concurrency.max_in_flight;
     this.maxQueue = profile.concurrency.max_queue;
-    this.byOp = Object.fromEntries(OPERATION_KINDS.map((k) => [k, { count: 0, errors: 0, hist: newHistogram() }])) as Record<
+    this.byOp = Object.fromEntries(OPERATION_KINDS.map((k) => [k, { count: 0, errors: 0, errorCodes: {}, hist: newHistogram() }])) as Record<
       OperationKind,
       OpStats
     >;
@@ -252,6 +254,7 @@ export class OpenLoopEngine {
       const s = this.byOp[op.kind];
       s.count++;
       s.errors++;
+      s.errorCodes[code] = (s.errorCodes[code] ?? 0) + 1;
       this.completeOne();
     }
   }

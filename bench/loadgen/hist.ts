@@ -33,15 +33,24 @@ export interface LatencySummary {
 
 const ms = (us: number) => Math.round(us) / 1000;
 
+/**
+ * The value at a percentile, never above the largest value recorded. HdrHistogram answers with
+ * the highest value equivalent to the bucket's (up to 0.1% above what was recorded at 3 digits),
+ * while maxValue is the recorded maximum; unclamped, a report could show p99.9 > max.
+ */
+export function percentileUs(h: Histogram, percentile: number): number {
+  return Math.min(h.getValueAtPercentile(percentile), h.maxValue);
+}
+
 export function summarize(h: Histogram): LatencySummary {
   if (h.totalCount === 0) return { count: 0, mean_ms: 0, p50_ms: 0, p90_ms: 0, p99_ms: 0, p999_ms: 0, max_ms: 0 };
   return {
     count: h.totalCount,
-    mean_ms: ms(h.mean),
-    p50_ms: ms(h.getValueAtPercentile(50)),
-    p90_ms: ms(h.getValueAtPercentile(90)),
-    p99_ms: ms(h.getValueAtPercentile(99)),
-    p999_ms: ms(h.getValueAtPercentile(99.9)),
+    mean_ms: ms(Math.min(h.mean, h.maxValue)),
+    p50_ms: ms(percentileUs(h, 50)),
+    p90_ms: ms(percentileUs(h, 90)),
+    p99_ms: ms(percentileUs(h, 99)),
+    p999_ms: ms(percentileUs(h, 99.9)),
     max_ms: ms(h.maxValue),
   };
 }

@@ -2,7 +2,7 @@
 import os from 'node:os';
 import type { EngineFinal } from './engine.js';
 import type { Histogram, LatencySummary } from './hist.js';
-import { newHistogram, summarize } from './hist.js';
+import { newHistogram, percentileUs, summarize } from './hist.js';
 import type { IntervalBucket } from './interval.js';
 import { mergeInto, newBucket } from './interval.js';
 import type { OperationKind, Profile } from './profile/profile.js';
@@ -34,6 +34,7 @@ export interface TimelineRow {
 
 export interface OpSummary extends LatencySummary {
   errors: number;
+  errors_by_code: Record<string, number>;
 }
 
 export interface ClientSummary {
@@ -180,7 +181,7 @@ export class RunAggregator {
       casFailed += b.casFailed;
       for (const [k, v] of Object.entries(b.errorCodes)) errorsByCode[k] = (errorsByCode[k] ?? 0) + v;
     }
-    const byOpHist: Record<string, { count: number; errors: number; hist: Histogram }> = {};
+    const byOpHist: Record<string, { count: number; errors: number; errorCodes: Record<string, number>; hist: Histogram }> = {};
     const lag = newHistogram();
     let sent = 0;
     let abandoned = 0;
@@ -195,22 +196,23 @@ export class RunAggregator {
       for (const k of OPERATION_KINDS) {
         const s = f.byOp[k];
         if (s.count === 0) continue;
-        const into = (byOpHist[k] ??= { count: 0, errors: 0, hist: newHistogram() });
+        const into = (byOpHist[k] ??= { count: 0, errors: 0, errorCodes: {}, hist: newHistogram() });
         into.count += s.count;
         into.errors += s.errors;
+        for (const [c, n] of Object.entries(s.errorCodes)) into.errorCodes[c] = (into.errorCodes[c] ?? 0) + n;
         if (s.hist.totalCount > 0) into.hist.add(s.hist);
       }
     }
     const by_op: Partial<Record<OperationKind, OpSummary>> = {};
     for (const k of OPERATION_KINDS) {
       const s = byOpHist[k];
-      if (s) by_op[k] = { ...summarize(s.hist), count: s.count, errors: s.errors };
+      if (s) by_op[k] = { ...summarize(s.hist), count: s.count, errors: s.errors, errors_by_code: s.errorCodes };
     }
     const cpuUser = meta.cpu.user / 1e6;
     const cpuSystem = meta.cpu.system / 1e6;
     const cpuS = cpuUser + cpuSystem;
     const cores = os.availableParallelism();
-    const lagP99 = lag.totalCount > 0 ? lag.getValueAtPercentile(99) / 1000 : 0;
+    const lagP99 = lag.totalCount > 0 ? percentileUs(lag, 99) / 1000 : 0;
     const coresUsed = elapsed > 0 ? cpuS / elapsed : 0;
     // One generator thread cannot use more than one core; near that, it is the bottleneck.
     const cpuBound = coresUsed > 0.9 * Math.min(meta.workers, cores);
@@ -257,7 +259,7 @@ export class RunAggregator {
         cpu_cores_used: round(coresUsed),
         cores_available: cores,
         send_lag_ms: {
-          p50: lag.totalCount > 0 ? round(lag.getValueAtPercentile(50) / 1000) : 0,
+          p50: lag.totalCount > 0 ? round(percentileUs(lag, 50) / 1000) : 0,
           p99: round(lagP99),
           max: lag.totalCount > 0 ? round(lag.maxValue / 1000) : 0,
         },

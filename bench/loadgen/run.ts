@@ -159,7 +159,7 @@ function reasonOf(signal: AbortSignal | undefined): string {
 
 function decodeFinal(w: WireFinal): EngineFinal {
   const byOp = {} as EngineFinal['byOp'];
-  for (const [k, v] of Object.entries(w.byOp)) byOp[k as OperationKind] = { count: v.count, errors: v.errors, hist: decodeHistogram(v.hist) };
+  for (const [k, v] of Object.entries(w.byOp)) byOp[k as OperationKind] = { count: v.count, errors: v.errors, errorCodes: v.errorCodes, hist: decodeHistogram(v.hist) };
   return { ...w, byOp, sendLag: decodeHistogram(w.sendLag) };
 }
 

@@ -14,6 +14,7 @@ export interface WorkerInit {
 export interface WireOpStats {
   count: number;
   errors: number;
+  errorCodes: Record<string, number>;
   hist: string;
 }
 

@@ -1,15 +1,14 @@
-// `verdant load` and `verdant bench compare` as a user runs them: child processes, exit codes,
-// output files, Ctrl-C.
+// `verdant load` and `verdant bench etcd` as a user runs them: child processes, exit codes,
+// output files, Ctrl-C. (`bench compare`: compare.test.ts.)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { EtcdCluster, freePorts } from '../../bench/peers/etcd.js';
+import { CLI, lastJson, verdant } from './cli-helpers.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'verdant.js');
 const tmp = mkdtempSync(join(tmpdir(), 'verdant-load-cli-'));
 let cluster: EtcdCluster;
 
@@ -22,12 +21,6 @@ after(async () => {
   await cluster?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-function verdant(args: string[], timeoutMs = 60_000) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs });
-}
-
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 
 test('a bad profile exits 2 and names the field', () => {
   const f = join(tmp, 'bad.yaml');
@@ -144,24 +137,4 @@ test('bench etcd runs a cluster until Ctrl-C, then removes its data', { timeout:
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.equal(code, 0, stderr);
   assert.ok(!existsSync(dataDir), 'data removed');
-});
-
-test('bench compare measures etcd and verdant the same way', { timeout: 180_000 }, () => {
-  const r = verdant(['bench', 'compare', '--peer', 'etcd', '--duration', '1', '--windows', '8,32', '--max-window', '32', '--json'], 170_000);
-  assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n');
-  assert.equal(lines.length, 1, '--json prints only the JSON line');
-  const j = lastJson(r.stdout) as {
-    etcd: Record<string, number>;
-    verdant: Record<string, number>;
-    ratio_max_ops: number;
-    note: string;
-  };
-  for (const k of ['max_ops_per_s', 'p50_ms', 'p99_ms', 'server_cpu_s_per_op']) {
-    assert.ok(j.etcd[k]! > 0, `etcd.${k} = ${j.etcd[k]}`);
-    assert.ok(j.verdant[k]! > 0, `verdant.${k} = ${j.verdant[k]}`);
-  }
-  assert.ok(j.ratio_max_ops > 0, `ratio_max_ops = ${j.ratio_max_ops}`);
-  assert.ok(Math.abs(j.etcd.offered_rate! - j.etcd.max_ops_per_s! / 2) < 1);
-  assert.equal(verdant(['bench', 'compare', '--peer', 'zookeeper']).status, 2);
 });
