@@ -109,7 +109,7 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const perOp = (s: number, ops: number) => (ops > 0 ? Number((s / ops).toPrecision(4)) : null);
 
 export const COMPARE_METHOD =
-  'max: closed-loop 1-key puts at increasing windows of outstanding requests, best throughput wins; ' +
+  'max: closed-loop puts (keys uniform over the key space) at increasing windows of outstanding requests, best throughput wins; ' +
   'latency: open-loop Poisson puts at 50% of etcd max, measured from intended send time; ' +
   'server CPU: utime+stime of all server processes from /proc over the step, per completed op';
 
