@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { KvError } from '../../runtime/client/index.js';
 import { TestCluster, Workload, finalChecks, sleep, usingCluster } from './helpers.js';
-import { Filler, dataDir, exitOf, logOf, moveOntoTmpfs, resize, running, unmount, verify } from './disk-helpers.js';
+import { Filler, dataDir, exitOf, logOf, moveOntoTmpfs, resize, running, unmount, verify } from './fault-helpers.js';
 
 const SEGMENT = 512 * 1024;
 const SMALL = 3 * 1024 * 1024;

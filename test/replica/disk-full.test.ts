@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { TestCluster, Workload, finalChecks, sleep, usingCluster } from './helpers.js';
-import { Filler, dataDir, exitOf, logOf, makeLeader, moveOntoTmpfs, resize, unmount, usedBytes, verify } from './disk-helpers.js';
+import { Filler, dataDir, exitOf, logOf, makeLeader, moveOntoTmpfs, resize, unmount, usedBytes, verify } from './fault-helpers.js';
 
 const SEGMENT = 512 * 1024;
 const SMALL = 3 * 1024 * 1024;

@@ -1,6 +1,7 @@
-// Small real file systems under replica data directories (a tmpfs per replica: needs root, and
-// fails loudly rather than skip when mounting is refused), and the other pieces the disk-full
-// tests share: the control API, `verdant storage verify`, a process's exit, a filler client.
+// Pieces the disk-full and client tests share: small real file systems under replica data
+// directories (a tmpfs per replica: needs root, and fails loudly rather than skip when mounting is
+// refused), the control API and leadership transfer, `verdant storage verify`, a process's exit, a
+// filler client.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
