@@ -13,10 +13,20 @@ test('the client library on a real cluster: redirects and error codes', { timeou
   const rig = await proxiedCluster();
   const { c, proxy, via } = rig;
   try {
+    // A failing step prints the replicas' logs (a failed subtest does not fail usingCluster's body).
+    const step = (name: string, fn: () => Promise<void>) =>
+      t.test(name, async () => {
+        try {
+          await fn();
+        } catch (e) {
+          console.error(c.logs());
+          throw e;
+        }
+      });
     await usingCluster(c, async () => {
       let leader = await c.leader();
 
-      await t.test('given only followers, the client finds the leader, and follows a redirect when leadership moves', async () => {
+      await step('given only followers, the client finds the leader, and follows a redirect when leadership moves', async () => {
         const followers = c.manifest.replicas.filter((r) => r.id !== leader).map((r) => r.client);
         const kv = await connect(rig, { endpoints: followers });
         try {
@@ -36,7 +46,7 @@ test('the client library on a real cluster: redirects and error codes', { timeou
         }
       });
 
-      await t.test('a write sent, applied, and then no replica reachable fails as "timeout" (maybe applied), never "unavailable" (no effect)', async () => {
+      await step('a write sent, applied, and then no replica reachable fails as "timeout" (maybe applied), never "unavailable" (no effect)', async () => {
         // Silence detection off: the proxy's 3 s delay must not count as a dead connection here.
         const kv = await connect(rig, { timeoutMs: 4000, silenceTimeoutMs: 0 });
         try {
@@ -53,7 +63,7 @@ test('the client library on a real cluster: redirects and error codes', { timeou
         }
       });
 
-      await t.test('an unreachable cluster: requests fail with the library error codes at their deadline', async () => {
+      await step('an unreachable cluster: requests fail with the library error codes at their deadline', async () => {
         const kv = await connect(rig, { timeoutMs: 2000 });
         try {
           await kv.put('w', '0');

@@ -17,10 +17,20 @@ test('client sessions on a real cluster: a write whose answer is lost is applied
   const rig = await proxiedCluster();
   const { c, proxy, via } = rig;
   try {
+    // A failing step prints the replicas' logs (a failed subtest does not fail usingCluster's body).
+    const step = (name: string, fn: () => Promise<void>) =>
+      t.test(name, async () => {
+        try {
+          await fn();
+        } catch (e) {
+          console.error(c.logs());
+          throw e;
+        }
+      });
     await usingCluster(c, async () => {
       let leader = await c.leader();
 
-      await t.test('a compare-and-set whose answer is lost is retried and applied exactly once', async () => {
+      await step('a compare-and-set whose answer is lost is retried and applied exactly once', async () => {
         const kv = await connect(rig);
         try {
           await kv.put('x', '0');
@@ -43,7 +53,7 @@ test('client sessions on a real cluster: a write whose answer is lost is applied
         }
       });
 
-      await t.test('without a session the same lost answer makes the retry apply twice (the setup works)', async () => {
+      await step('without a session the same lost answer makes the retry apply twice (the setup works)', async () => {
         const kv = await connect(rig, { sessions: false });
         try {
           await kv.put('y', '0');
@@ -58,7 +68,7 @@ test('client sessions on a real cluster: a write whose answer is lost is applied
         }
       });
 
-      await t.test('the answer is lost and the leader crashes: the retry at the new leader gets the original answer', async () => {
+      await step('the answer is lost and the leader crashes: the retry at the new leader gets the original answer', async () => {
         const kv = await connect(rig);
         try {
           await kv.put('z', '0');
@@ -80,7 +90,7 @@ test('client sessions on a real cluster: a write whose answer is lost is applied
         }
       });
 
-      await t.test('the answer path goes silent and the leader crashes: the client notices, retries at the new leader, gets the original answer', async () => {
+      await step('the answer path goes silent and the leader crashes: the client notices, retries at the new leader, gets the original answer', async () => {
         const kv = await connect(rig, { timeoutMs: 15_000 });
         try {
           await kv.put('s', '0');
