@@ -7,7 +7,7 @@ export type KvErrorCode =
   | 'timeout'
   /** The session expired or was evicted while a retry was pending: it may have been applied. */
   | 'outcome-unknown'
-  /** No replica could be reached. */
+  /** No attempt reached a replica before the deadline: the operation had no effect. */
   | 'unavailable'
   /** The replica refused the connection (wrong token, wrong version). */
   | 'refused'

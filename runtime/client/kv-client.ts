@@ -19,7 +19,9 @@
 //   opens more sessions (up to maxSessions), beyond that writes wait for a free slot.
 // - Timeouts: each operation has a deadline (requestTimeoutMs). A write that misses it rejects with
 //   code 'timeout': it was applied at most once, maybe not at all. Its session is then retired
-//   (its window would never drain past the unanswered seq).
+//   (its window would never drain past the unanswered seq). 'unavailable' only when no attempt
+//   reached a replica (the write had no effect). A connection silent for silenceTimeoutMs with
+//   requests outstanding is dropped and those requests retried elsewhere before their deadline.
 import { ByteReader } from '../common/bytes.js';
 import { ClientChannel, ClientChannelError } from '../net/index.js';
 import {
@@ -57,6 +59,13 @@ export interface KvClientOptions {
   readonly requestTimeoutMs?: number;
   /** Deadline of one connection attempt (default 2 s). */
   readonly connectTimeoutMs?: number;
+  /**
+   * A connection with requests outstanding that has received nothing for this long is taken for
+   * dead (the replica's host dropped off the network) and its requests are retried elsewhere
+   * (writes with their session seq: still applied at most once). Default: a third of
+   * requestTimeoutMs, at least 1 s. 0: off (such requests wait for their deadline).
+   */
+  readonly silenceTimeoutMs?: number;
   /** Sessions this client may open for concurrent writes (default 8). */
   readonly maxSessions?: number;
   /**
@@ -334,6 +343,7 @@ export class KvClient {
       codecs: { request: requestCodec, response: responseCodec },
       connectTimeoutMs: Math.max(50, Math.min(this.opts.connectTimeoutMs ?? 2000, deadline - Date.now())),
       requestTimeoutMs: this.timeoutMs(),
+      silenceTimeoutMs: this.opts.silenceTimeoutMs ?? Math.max(1000, Math.round(this.timeoutMs() / 3)),
       onClose: () => {
         if (this.channels.get(t.key) === p) this.channels.delete(t.key);
       },
@@ -353,10 +363,15 @@ export class KvClient {
   private async exec(build: () => ClientRequest, leader: boolean, deadline: number): Promise<ClientResponse> {
     let backoff = 10;
     let lastError = 'no attempt';
+    /** An attempt reached a replica without a definite "not done" (a write may have been applied). */
+    let maybeDone = false;
     for (let attempt = 0; ; attempt++) {
       if (this.closed) throw new KvError('closed', 'the client is closed');
       const left = deadline - Date.now();
-      if (left <= 0) throw new KvError(attempt === 0 ? 'timeout' : lastError.startsWith('unreachable') ? 'unavailable' : 'timeout', `no answer before the deadline (last: ${lastError})`);
+      if (left <= 0) {
+        if (maybeDone || attempt === 0 || !lastError.startsWith('unreachable')) throw new KvError('timeout', `no answer before the deadline${maybeDone ? ' (an attempt was sent: a write may have been applied once)' : ''} (last: ${lastError})`);
+        throw new KvError('unavailable', `no replica reachable before the deadline (last: ${lastError})`);
+      }
       const target = leader ? (this.leader ?? this.nextTarget()) : this.targets[this.home % this.targets.length]!;
       let ch: Channel;
       try {
@@ -380,6 +395,7 @@ export class KvClient {
         if (e.code === 'remote') throw new KvError('invalid', e.message);
         // closed / timeout / queue-full: the replica may be gone or partitioned; try another.
         lastError = `${e.code} from ${target.key}: ${e.message}`;
+        if (e.code !== 'queue-full') maybeDone = true;
         if (e.code !== 'queue-full') {
           this.channels.delete(target.key);
           ch.close();
@@ -397,6 +413,8 @@ export class KvClient {
           lastError = `redirected to ${res.address}`;
           continue;
         case ResponseType.Retry:
+          // Some retries come after the write was proposed (the replica's own deadline passed).
+          maybeDone = true;
           this.stats.retries++;
           lastError = `retry: ${res.reason}`;
           this.leader = res.address ? this.targetFor(res.address) : leader ? null : this.leader;

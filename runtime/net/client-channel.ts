@@ -41,6 +41,13 @@ export interface ClientChannelOptions<Req, Res> {
   readonly requestTimeoutMs?: number;
   /** Deadline for connect + hello/welcome (ms). */
   readonly connectTimeoutMs?: number;
+  /**
+   * With requests outstanding and nothing received for this long (ms), the connection is taken
+   * for dead (a silent peer: its host dropped off the network, a partition): it is closed and the
+   * outstanding requests reject with 'closed', so the caller can retry elsewhere before their
+   * deadlines. Default: off (requests wait for their own deadlines).
+   */
+  readonly silenceTimeoutMs?: number;
   readonly maxFrameBytes?: number;
   /** Bound on queued request bytes; beyond it request() rejects with 'queue-full'. */
   readonly maxQueueBytes?: number;
@@ -62,6 +69,8 @@ export class ClientChannel<Req, Res> {
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private closedWith: ClientChannelError | null = null;
+  /** Last time something arrived, or the channel went from idle to waiting (the silence clock). */
+  private heardAt = Date.now();
 
   private constructor(
     private readonly socket: net.Socket,
@@ -147,6 +156,7 @@ export class ClientChannel<Req, Res> {
   private attach(): void {
     const sock = this.socket;
     const onData = (chunk: Buffer) => {
+      this.heardAt = Date.now();
       const err = this.decoder.push(chunk, this.onFrame);
       if (err) this.shutdown(new ClientChannelError('closed', `bad framing from server (${err.code}); connection closed`));
     };
@@ -232,6 +242,7 @@ export class ClientChannel<Req, Res> {
     if (r === 'too-large') return Promise.reject(new ClientChannelError('too-large', 'request exceeds the maximum frame size'));
     if (r === 'full') return Promise.reject(new ClientChannelError('queue-full', 'too many request bytes queued; the server is not keeping up'));
     return new Promise<Res>((resolve, reject) => {
+      if (this.pending.size === 0) this.heardAt = Date.now();
       this.pending.set(id, { resolve, reject, deadline: Date.now() + timeoutMs });
       if (this.sweepTimer === null) this.armSweep();
     });
@@ -241,6 +252,11 @@ export class ClientChannel<Req, Res> {
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = null;
       const now = Date.now();
+      const silence = this.opts.silenceTimeoutMs;
+      if (silence !== undefined && silence > 0 && this.pending.size > 0 && now - this.heardAt >= silence) {
+        this.shutdown(new ClientChannelError('closed', `nothing from ${this.opts.host}:${this.opts.port} for ${now - this.heardAt} ms with ${this.pending.size} request(s) outstanding; connection taken for dead`));
+        return;
+      }
       for (const [id, p] of this.pending) {
         if (p.deadline <= now) {
           this.pending.delete(id);
