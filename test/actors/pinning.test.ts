@@ -13,6 +13,19 @@ function allowed(tid: number): string {
   return m[1]!;
 }
 
+
+/** Runs a child process to completion; it must exit 0, and its last stdout line is JSON. */
+async function childJson(cmd: string, args: string[]): Promise<unknown> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0, err);
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
 test('an executor pinned to CPU 1 runs only on CPU 1, and unpinning restores all CPUs', { skip: process.platform !== 'linux' ? 'pinning needs Linux' : false, timeout: 60_000 }, async () => {
   const online = onlineCpus();
   assert.ok(online.includes(1), `this test needs CPU 1 online (online: ${online.join(',')})`);
@@ -62,14 +75,7 @@ test('where the kernel refuses a CPU set, the executor keeps running unpinned an
     writeFileSync(`${dir}/cpuset.cpus`, '0');
     writeFileSync(`${dir}/cpuset.mems`, readFileSync(`${CPUSET}/cpuset.mems`, 'utf8').trim());
     const script = fileURLToPath(new URL('./fixtures/pin-restricted-main.js', import.meta.url));
-    const child = spawn('sh', ['-c', `echo $$ > ${dir}/cgroup.procs && exec "${process.execPath}" "${script}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    assert.equal(code, 0, err);
-    const r = JSON.parse(out.trim().split('\n').pop()!) as {
+    const r = (await childJson('sh', ['-c', `echo $$ > ${dir}/cgroup.procs && exec "${process.execPath}" "${script}"`])) as {
       capability: { supported: boolean };
       pinned: { executor: number; ok: boolean; error?: string; cpusAllowed: string }[];
       executor: { pinned: boolean; cpusAllowed: string };
@@ -102,14 +108,7 @@ test('pinning the main thread (executor 0) is undone when the runtime stops', { 
 test('unpinning restores the CPU set the process started with, not every online CPU', { skip: process.platform !== 'linux' ? 'pinning needs Linux' : false, timeout: 60_000 }, async () => {
   const script = fileURLToPath(new URL('./fixtures/unpin-main.js', import.meta.url));
   // taskset limits the process's mask (it is not a cpuset, so pinning to CPU 1 is still allowed).
-  const child = spawn('taskset', ['-c', '0', process.execPath, script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  assert.equal(code, 0, err);
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { atStart: string; pinned: string; unpinned: string; reportedPinned: boolean };
+  const r = (await childJson('taskset', ['-c', '0', process.execPath, script])) as { atStart: string; pinned: string; unpinned: string; reportedPinned: boolean };
   assert.equal(r.atStart, '0', 'a worker starts with the process mask');
   assert.equal(r.pinned, '1');
   assert.equal(r.unpinned, '0', 'unpinned: back to the mask the process was started with');

@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { ByteReader as BinaryReader, ByteWriter as BinaryWriter, DecodeError } from '../../runtime/common/bytes.js';
+import { ByteWriter as BinaryWriter, DecodeError } from '../../runtime/common/bytes.js';
 import type { StreamingCodec } from '../../runtime/net/codec.js';
 import { ClientChannel, ClientChannelError } from '../../runtime/net/client-channel.js';
 import { ClientPortServer, type ClientPortOptions, type ClientSession } from '../../runtime/net/client-port.js';
-import { frame, recordingLogger, sleep, waitFor } from './helpers.js';
+import { frame, recordingLogger, sleep, waitFor, streamingCodec as codec } from './helpers.js';
 import fc from 'fast-check';
 import { FrameKind } from '../../runtime/net/frame.js';
 import { writeClientHello } from '../../runtime/net/client-wire.js';
@@ -21,22 +21,6 @@ interface Res {
   value: string;
 }
 
-function codec<T>(enc: (m: T, w: BinaryWriter) => void, dec: (r: BinaryReader) => T): StreamingCodec<T> {
-  return {
-    encodeInto: enc,
-    encode(m) {
-      const w = new BinaryWriter();
-      enc(m, w);
-      return w.toBytes();
-    },
-    decode(b) {
-      const r = new BinaryReader(b);
-      const m = dec(r);
-      r.expectEnd();
-      return m;
-    },
-  };
-}
 
 const codecs = {
   request: codec<Req>(

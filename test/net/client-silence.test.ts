@@ -4,11 +4,9 @@
 // Real sockets on loopback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ByteReader, ByteWriter } from '../../runtime/common/bytes.js';
-import type { StreamingCodec } from '../../runtime/net/codec.js';
 import { ClientChannel, ClientChannelError } from '../../runtime/net/client-channel.js';
 import { ClientPortServer, type ClientSession } from '../../runtime/net/client-port.js';
-import { recordingLogger, sleep } from './helpers.js';
+import { recordingLogger, sleep, streamingCodec as codec } from './helpers.js';
 
 /** A request asks to be answered after `delayMs`, or never (delayMs < 0). */
 interface Req {
@@ -16,22 +14,6 @@ interface Req {
   readonly value: string;
 }
 
-function codec<T>(enc: (m: T, w: ByteWriter) => void, dec: (r: ByteReader) => T): StreamingCodec<T> {
-  return {
-    encodeInto: enc,
-    encode(m) {
-      const w = new ByteWriter();
-      enc(m, w);
-      return w.toBytes();
-    },
-    decode(b) {
-      const r = new ByteReader(b);
-      const m = dec(r);
-      r.expectEnd();
-      return m;
-    },
-  };
-}
 
 const codecs = {
   request: codec<Req>(

@@ -7,7 +7,8 @@ import type { TransportStats } from '../../runtime/net/peer-stats.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
-import { ByteWriter as BinaryWriter } from '../../runtime/common/bytes.js';
+import { ByteReader, ByteWriter, ByteWriter as BinaryWriter } from '../../runtime/common/bytes.js';
+import type { StreamingCodec } from '../../runtime/net/codec.js';
 import { FrameDecoder, FrameKind, beginFrame, endFrame } from '../../runtime/net/frame.js';
 import {
   PEER_PROTOCOL_VERSION,
@@ -233,4 +234,22 @@ export function assertSameProbe(got: ProbeMessage, want: ProbeMessage): void {
   if (got.from !== want.from || got.to !== want.to || got.seq !== want.seq || Buffer.compare(Buffer.from(got.payload), Buffer.from(want.payload)) !== 0) {
     throw new Error(`probe mismatch: got ${JSON.stringify({ ...got, payload: Buffer.from(got.payload).toString('hex') })}, want ${JSON.stringify({ ...want, payload: Buffer.from(want.payload).toString('hex') })}`);
   }
+}
+
+/** A StreamingCodec for test messages from an encoder and a decoder over the byte toolkit. */
+export function streamingCodec<T>(enc: (m: T, w: ByteWriter) => void, dec: (r: ByteReader) => T): StreamingCodec<T> {
+  return {
+    encodeInto: enc,
+    encode(m) {
+      const w = new ByteWriter();
+      enc(m, w);
+      return w.toBytes();
+    },
+    decode(b) {
+      const r = new ByteReader(b);
+      const m = dec(r);
+      r.expectEnd();
+      return m;
+    },
+  };
 }
