@@ -151,8 +151,19 @@ test('replica --config: an unknown key or a bad value exits 2 naming the field p
     const missing = verdant(['replica', '--config', path.join(dir, 'nope.json')]);
     assert.equal(missing.code, 2);
     fs.writeFileSync(path.join(dir, 'ok.json'), JSON.stringify(good));
+    // --check also reads the files the config names.
+    const noSecret = verdant(['replica', '--config', path.join(dir, 'ok.json'), '--check']);
+    assert.equal(noSecret.code, 2);
+    assert.match(noSecret.err, /secretFile: cannot read secret file .*secret: ENOENT/);
+    fs.writeFileSync(path.join(dir, 'secret'), 'a'.repeat(64), { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'token'), 'b'.repeat(32), { mode: 0o644 });
+    const openToken = verdant(['replica', '--config', path.join(dir, 'ok.json'), '--check']);
+    assert.equal(openToken.code, 2);
+    assert.match(openToken.err, /clientTokenFile: token file .* is accessible by group or others/);
+    fs.chmodSync(path.join(dir, 'token'), 0o600);
     const check = verdant(['replica', '--config', path.join(dir, 'ok.json'), '--check']);
     assert.equal(check.code, 0, check.err);
+    assert.match(check.out, /OK \(replica 1 of 1, cluster c1\)/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
