@@ -10,6 +10,7 @@ interface Common {
   dir?: string;
   endpoints?: string;
   tokenFile?: string;
+  ca?: string;
   timeout: string;
   json?: boolean;
 }
@@ -20,6 +21,7 @@ async function client(o: Common) {
   const { KvClient } = await import('../../runtime/client/index.js');
   let endpoints: string[];
   let token: string;
+  let caFile = o.ca;
   const lc = await import('../../runtime/replica/local-cluster.js');
   if (o.endpoints !== undefined) {
     endpoints = o.endpoints.split(',').map((s) => s.trim()).filter(Boolean);
@@ -31,10 +33,20 @@ async function client(o: Common) {
     const m = lc.readManifest(o.dir ?? '.verdant/cluster');
     endpoints = m.replicas.map((r) => r.client);
     token = lc.readToken(o.tokenFile ?? m.clientTokenFile);
+    caFile ??= m.tls?.ca;
+  }
+  let tls: { ca: Buffer } | undefined;
+  if (caFile !== undefined) {
+    const { readFileSync } = await import('node:fs');
+    try {
+      tls = { ca: readFileSync(caFile) };
+    } catch (e) {
+      throw new ConfigError('--ca', `cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   }
   const timeout = Number(o.timeout);
   if (!Number.isInteger(timeout) || timeout < 1) throw new ConfigError('--timeout', `expected milliseconds, got ${JSON.stringify(o.timeout)}`);
-  return KvClient.connect({ endpoints, token, requestTimeoutMs: timeout, connectTimeoutMs: Math.min(2000, timeout), maxSessions: 1 });
+  return KvClient.connect({ endpoints, token, requestTimeoutMs: timeout, connectTimeoutMs: Math.min(2000, timeout), maxSessions: 1, ...(tls ? { tls } : {}) });
 }
 
 const text = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('utf8'));
@@ -49,6 +61,7 @@ function common(c: Command): Command {
     .option('--dir <dir>', 'local cluster directory', '.verdant/cluster')
     .option('--endpoints <list>', 'replica client addresses host:port,... (instead of --dir)')
     .option('--token-file <file>', 'client token file (default: the cluster directory\'s)')
+    .option('--ca <file>', 'the replicas serve clients over TLS: verify them against this CA (PEM; default: the cluster directory\'s, if it uses TLS)')
     .option('--timeout <ms>', 'deadline of the operation, retries included', '10000')
     .option('--json', 'print the result as JSON');
 }
