@@ -53,6 +53,8 @@ export interface TargetOptions {
    * used here run without auth and ignore it.
    */
   token?: string;
+  /** PEM CA: verdant replicas serve their client port over TLS (config tls.clientPort). */
+  tlsCa?: string;
 }
 
 export const DEFAULT_TARGET_OPTIONS: TargetOptions = {

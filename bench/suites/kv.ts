@@ -6,16 +6,17 @@
 //   --clients C        client objects (own connections and sessions; default 16)
 //   --depth D          requests outstanding per client (default 32)
 //   --value-bytes B    value size (default 1024); --keys N key space (default 100000)
-//   --placement LIST   main | worker, comma-separated: variants run side by side (default main,worker)
-//                      main: every actor on the main thread; worker: raft/0, sequencer and kv on one
-//                      worker thread (the transports and the WAL stay on the main thread)
+//   --placement LIST   main | worker | main-tls, comma-separated: variants run side by side (default
+//                      main,worker). main: every actor on the main thread; worker: raft/0, sequencer
+//                      and kv on one worker thread (the transports and the WAL stay on the main
+//                      thread); main-tls: main with TLS between replicas and to clients (--tls)
 //   --rounds R         runs per variant, interleaved (default 1); medians are reported
 //   --cpu-prof DIR     run the replicas under node --cpu-prof, profiles into DIR
 //   --config JSON      merged into every replica's config (e.g. '{"client":{"maxBatchBytes":1048576}}')
 //
 // The last line is one JSON object: per variant ops/s, p50/p99/p999 latency (ms), CPU-seconds
 // per op over all replica processes (utime+stime from /proc/<pid>/stat), the load generator's
-// own CPU, batching figures from the leader; and the worker/main ratios.
+// own CPU, batching figures from the leader; and the worker/main and main-tls/main ratios.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,7 +56,7 @@ export function parse(args: string[]): Opts {
     return v;
   };
   const placements = get('--placement', 'main,worker').split(',').filter(Boolean);
-  for (const p of placements) if (p !== 'main' && p !== 'worker') throw new Error(`--placement: unknown variant ${p} (main | worker)`);
+  for (const p of placements) if (!(p in PLACEMENTS)) throw new Error(`--placement: unknown variant ${p} (${Object.keys(PLACEMENTS).join(' | ')})`);
   const prof = get('--cpu-prof', '');
   return {
     seconds: num('--seconds', 10),
@@ -74,6 +75,8 @@ export function parse(args: string[]): Opts {
 const PLACEMENTS: Record<string, object> = {
   main: { runtime: { workers: 0 } },
   worker: { runtime: { workers: 1, placement: { 'raft/0': 1, sequencer: 1, kv: 1 } } },
+  // main with mutual TLS between replicas and TLS on the client port (cluster up --tls).
+  'main-tls': { runtime: { workers: 0 } },
 };
 
 /** One configuration to measure: its name, what it merges into every replica's config, how clients connect. */
@@ -82,6 +85,8 @@ export interface Variant {
   readonly overrides: Record<string, unknown>;
   /** Client i lists the endpoints starting at replica i (multi-Raft: every replica takes writes). */
   readonly spread?: boolean;
+  /** TLS between replicas and on the client port (certificates made with openssl). */
+  readonly tls?: boolean;
   /** Figures of the measured window from every replica's /v1/status before and after it. */
   readonly collect?: (before: StatusResult[], after: StatusResult[], ops: number, seconds: number) => Record<string, number>;
 }
@@ -111,7 +116,7 @@ function pct(sorted: Float64Array, p: number): number {
 }
 
 async function run(o: Opts, placement: string, log: (s: string) => void): Promise<RunResult> {
-  return runVariant(o, { name: placement, overrides: PLACEMENTS[placement] as Record<string, unknown> }, log);
+  return runVariant(o, { name: placement, overrides: PLACEMENTS[placement] as Record<string, unknown>, tls: placement.endsWith('-tls') }, log);
 }
 
 /** Starts a 3-replica cluster with the variant's config, runs the closed-loop load, measures, stops it. */
@@ -119,7 +124,7 @@ export async function runVariant(o: Opts, v: Variant, log: (s: string) => void):
   const placement = v.name;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'verdant-bench-kv-'));
   const overrides = { ...o.config, ...v.overrides };
-  const { manifest } = await initCluster(path.join(root, 'c'), { replicas: 3, overrides: overrides as never });
+  const { manifest } = await initCluster(path.join(root, 'c'), { replicas: 3, overrides: overrides as never, ...(v.tls ? { tls: true } : {}) });
   const nodeArgs = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(o.cpuProf, placement)}`] : [];
   const procs = manifest.replicas.map((r) => startReplicaProcess(manifest, r.id, { nodeArgs }));
   const clients: KvClient[] = [];
@@ -131,7 +136,15 @@ export async function runVariant(o: Opts, v: Variant, log: (s: string) => void):
     for (let i = 0; i < o.clients; i++) {
       const k = v.spread ? i % endpoints.length : 0;
       const eps = [...endpoints.slice(k), ...endpoints.slice(0, k)];
-      clients.push(await KvClient.connect({ endpoints: eps, token, requestTimeoutMs: 30_000, maxSessions: Math.max(1, Math.ceil(o.depth / 64)) }));
+      clients.push(
+        await KvClient.connect({
+          endpoints: eps,
+          token,
+          requestTimeoutMs: 30_000,
+          maxSessions: Math.max(1, Math.ceil(o.depth / 64)),
+          ...(manifest.tls ? { tls: { ca: fs.readFileSync(manifest.tls.ca) } } : {}),
+        }),
+      );
     }
     const value = Buffer.alloc(o.valueBytes, 0x61);
     const keys = Array.from({ length: o.keys }, (_, i) => `key-${i.toString().padStart(8, '0')}`);
@@ -260,6 +273,11 @@ export default async function kv(args: string[]): Promise<Record<string, unknown
   if (variants.main && variants.worker) {
     ratios.worker_vs_main_ops = round(variants.worker.ops_per_s! / variants.main.ops_per_s!, 3);
     ratios.worker_vs_main_cpu_per_op = round(variants.worker.cpu_s_per_op! / variants.main.cpu_s_per_op!, 3);
+  }
+  if (variants.main && variants['main-tls']) {
+    ratios.tls_vs_main_ops = round(variants['main-tls'].ops_per_s! / variants.main.ops_per_s!, 3);
+    ratios.tls_vs_main_cpu_per_op = round(variants['main-tls'].cpu_s_per_op! / variants.main.cpu_s_per_op!, 3);
+    ratios.tls_vs_main_p99 = round(variants['main-tls'].p99_ms! / variants.main.p99_ms!, 3);
   }
   const first = variants[o.placements[0]!]!;
   return {

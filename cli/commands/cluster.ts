@@ -2,9 +2,11 @@
 //
 //   verdant cluster up [--replicas 3] [--dir DIR] [--detach]   start (or restart) and print endpoints
 //                      [--groups R] [--progress noop|skip]     a new cluster with multi-Raft (R instances)
+//                      [--tls]                                 a new cluster with TLS (certificates made by openssl)
 //   verdant cluster down [--dir DIR]                            stop every replica of DIR
 //
 // In the foreground (the default, and `npm start`), Ctrl-C stops the replicas cleanly and exits.
+import path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../../runtime/common/config-error.js';
 import { intOption } from '../options.js';
@@ -25,8 +27,9 @@ export function register(program: Command): void {
     .option('--tick-ms <ms>', 'Raft tick of a new cluster (election timeout = 10-20 ticks)')
     .option('--groups <R>', 'a new cluster runs multi-Raft with R instances (docs/multiraft.md; change R later with verdant instances set)')
     .option('--progress <mode>', 'multi-Raft progress of a new cluster: noop (default) or skip')
+    .option('--tls', 'a new cluster uses mutual TLS between replicas and TLS on the client port (makes a CA and certificates in DIR/tls with openssl)')
     .option('--wait <ms>', 'how long to wait for a leader', '30000')
-    .action(async (opts: { replicas?: string; dir: string; detach?: boolean; tickMs?: string; wait: string; groups?: string; progress?: string }) => {
+    .action(async (opts: { replicas?: string; dir: string; detach?: boolean; tickMs?: string; wait: string; groups?: string; progress?: string; tls?: boolean }) => {
       const lc = await import('../../runtime/replica/local-cluster.js');
       const replicas = opts.replicas !== undefined ? positiveInt('--replicas', opts.replicas, 9) : undefined;
       if (opts.progress !== undefined && opts.progress !== 'noop' && opts.progress !== 'skip') throw new ConfigError('--progress', `expected noop or skip, got ${JSON.stringify(opts.progress)}`);
@@ -38,7 +41,7 @@ export function register(program: Command): void {
         o.multiraft = opts.progress !== undefined ? { progress: opts.progress } : {};
       }
       const overrides = Object.keys(o).length > 0 ? (o as never) : undefined;
-      const { manifest, created } = await lc.initCluster(opts.dir, { ...(replicas !== undefined ? { replicas } : {}), ...(overrides ? { overrides } : {}) });
+      const { manifest, created } = await lc.initCluster(opts.dir, { ...(replicas !== undefined ? { replicas } : {}), ...(overrides ? { overrides } : {}), ...(opts.tls ? { tls: true } : {}) });
       const kids = new Map<number, import('node:child_process').ChildProcess>();
       const already = manifest.replicas.filter((r) => lc.runningPid(r) !== null).map((r) => r.id);
       if (already.length > 0 && !opts.detach) {
@@ -74,12 +77,13 @@ export function register(program: Command): void {
         `client endpoints: ${manifest.replicas.map((r) => r.client).join(',')}`,
         `client token:     ${manifest.clientTokenFile}`,
         `control token:    ${manifest.controlTokenFile} (Authorization: Bearer <token> on the control URLs: /v1/status, /v1/topology, /v1/stats, /v1/plan)`,
+        ...(manifest.tls ? [`TLS:              mutual TLS between replicas and on the client port; CA ${manifest.tls.ca}, certificates in ${path.dirname(manifest.tls.ca)}`] : []),
         '',
         'try:',
         `  verdant kv put hello world --dir ${rel}`,
         `  verdant kv get hello --dir ${rel}`,
         `  verdant status --dir ${rel}`,
-        `  verdant kv get hello --endpoints ${manifest.replicas.map((r) => r.client).join(',')} --token-file ${manifest.clientTokenFile}`,
+        `  verdant kv get hello --endpoints ${manifest.replicas.map((r) => r.client).join(',')} --token-file ${manifest.clientTokenFile}${manifest.tls ? ` --ca ${manifest.tls.ca}` : ''}`,
         opts.detach ? `  verdant cluster down --dir ${rel}` : '',
         opts.detach ? '' : 'Ctrl-C stops the cluster (data is kept; `verdant cluster up` again restarts it).',
       ];

@@ -10,6 +10,7 @@ interface Common {
   dir?: string;
   endpoints?: string;
   tokenFile?: string;
+  ca?: string;
   timeout: string;
   json?: boolean;
 }
@@ -20,6 +21,7 @@ async function client(o: Common) {
   const { KvClient } = await import('../../runtime/client/index.js');
   let endpoints: string[];
   let token: string;
+  let caFile = o.ca;
   const lc = await import('../../runtime/replica/local-cluster.js');
   if (o.endpoints !== undefined) {
     endpoints = o.endpoints.split(',').map((s) => s.trim()).filter(Boolean);
@@ -31,13 +33,25 @@ async function client(o: Common) {
     const m = lc.readManifest(o.dir ?? '.verdant/cluster');
     endpoints = m.replicas.map((r) => r.client);
     token = lc.readToken(o.tokenFile ?? m.clientTokenFile);
+    caFile ??= m.tls?.ca;
+  }
+  let tls: { ca: Buffer } | undefined;
+  if (caFile !== undefined) {
+    const { readFileSync } = await import('node:fs');
+    try {
+      tls = { ca: readFileSync(caFile) };
+    } catch (e) {
+      throw new ConfigError('--ca', `cannot read ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   }
   const timeout = Number(o.timeout);
   if (!Number.isInteger(timeout) || timeout < 1) throw new ConfigError('--timeout', `expected milliseconds, got ${JSON.stringify(o.timeout)}`);
-  return KvClient.connect({ endpoints, token, requestTimeoutMs: timeout, connectTimeoutMs: Math.min(2000, timeout), maxSessions: 1 });
+  return KvClient.connect({ endpoints, token, requestTimeoutMs: timeout, connectTimeoutMs: Math.min(2000, timeout), maxSessions: 1, ...(tls ? { tls } : {}) });
 }
 
 const text = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('utf8'));
+
+const shellQuote = (s: string): string => (/^[\w.,:/@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 function entryJson(e: { key: Uint8Array; value: Uint8Array | null; createRevision: number; modRevision: number; version: number } | null) {
   if (e === null) return null;
@@ -49,6 +63,7 @@ function common(c: Command): Command {
     .option('--dir <dir>', 'local cluster directory', '.verdant/cluster')
     .option('--endpoints <list>', 'replica client addresses host:port,... (instead of --dir)')
     .option('--token-file <file>', 'client token file (default: the cluster directory\'s)')
+    .option('--ca <file>', 'the replicas serve clients over TLS: verify them against this CA (PEM; default: the cluster directory\'s, if it uses TLS)')
     .option('--timeout <ms>', 'deadline of the operation, retries included', '10000')
     .option('--json', 'print the result as JSON');
 }
@@ -129,17 +144,27 @@ export function register(program: Command): void {
       .argument('[start]', 'first key (default: the first)', '')
       .argument('[end]', 'stop before this key (default: no bound)')
       .option('--limit <n>', 'at most N keys (1..100000)', '100')
+      .option('--after <key>', 'start after this key (exclusive): where the previous page ended')
       .option('--keys-only', 'print keys only')
       .option('--stale', 'read without a read-index round (may be behind)'),
-  ).action(async (start: string, end: string | undefined, o: Common & { limit: string; keysOnly?: boolean; stale?: boolean }) => {
+  ).action(async (start: string, end: string | undefined, o: Common & { limit: string; after?: string; keysOnly?: boolean; stale?: boolean }) => {
     const limit = Number(o.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new ConfigError('--limit', `expected 1..100000, got ${JSON.stringify(o.limit)}`);
+    // START is inclusive; the key right after K in byte order is K followed by a zero byte, which
+    // cannot be typed as an argument, hence --after. It only raises the lower bound, so repeating
+    // a command with --after LAST continues it whatever its START.
+    let from = Buffer.from(start, 'utf8');
+    if (o.after !== undefined) {
+      const next = Buffer.concat([Buffer.from(o.after, 'utf8'), Buffer.of(0)]);
+      if (Buffer.compare(next, from) > 0) from = next;
+    }
     await run(o, async (c) => {
-      const r = await c.scan(start, end ?? null, limit, { consistency: o.stale ? 'stale' : 'linearizable', keysOnly: o.keysOnly ?? false });
+      const r = await c.scan(from, end ?? null, limit, { consistency: o.stale ? 'stale' : 'linearizable', keysOnly: o.keysOnly ?? false });
       if (o.json) console.log(JSON.stringify({ revision: r.revision, more: r.more, entries: r.entries.map(entryJson) }));
       else {
         for (const e of r.entries) console.log(o.keysOnly ? text(e.key) : `${text(e.key)}\t${text(e.value)}`);
-        if (r.more) console.error(`(more keys follow; continue from the last key with --limit)`);
+        const last = r.entries[r.entries.length - 1];
+        if (r.more && last) console.error(`(more keys follow; to continue, repeat the command with --after=${shellQuote(text(last.key)!)})`);
       }
     });
   });

@@ -16,6 +16,7 @@ interface LoadCliOptions {
   format?: string;
   quiet?: boolean;
   tokenFile?: string;
+  ca?: string;
 }
 
 export function register(program: Command): void {
@@ -33,6 +34,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'write the per-second timeline and summary (.json, or .csv plus FILE.summary.json)')
     .option('--format <fmt>', 'json or csv (default: from --out)')
     .option('--token-file <file>', 'client credential for targets that authenticate (default: $VERDANT_TOKEN)')
+    .option('--ca <file>', 'verdant over TLS: verify the replicas against this CA (PEM; default with --dir: the cluster\'s)')
     .option('--quiet', 'no progress line')
     .action(async (o: LoadCliOptions) => {
       const { loadProfile } = await import('../../bench/loadgen/profile/load.js');
@@ -49,6 +51,7 @@ export function register(program: Command): void {
       const seed = intOption('--seed', o.seed, 0, 0xffffffff);
       let targetUrl = o.target;
       let token = process.env.VERDANT_TOKEN;
+      let caFile = o.ca;
       if (o.dir !== undefined) {
         if (targetUrl !== undefined) throw new ConfigError('--dir', 'give either --dir or --target, not both');
         const lc = await import('../../runtime/replica/local-cluster.js');
@@ -60,6 +63,7 @@ export function register(program: Command): void {
         }
         targetUrl = `verdant://${m.replicas.map((r) => r.client).join(',')}`;
         token = lc.readToken(m.clientTokenFile);
+        caFile ??= m.tls?.ca;
       }
       if (targetUrl === undefined) throw new ConfigError('--target', 'required (or --dir for a local verdant cluster)');
       const spec = parseTargetUrl(targetUrl);
@@ -77,6 +81,16 @@ export function register(program: Command): void {
           token = readFileSync(o.tokenFile, 'utf8').trim();
         } catch (err) {
           throw new ConfigError('--token-file', `cannot read ${o.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+      }
+
+      let tlsCa: string | undefined;
+      if (caFile !== undefined) {
+        const { readFileSync } = await import('node:fs');
+        try {
+          tlsCa = readFileSync(caFile, 'utf8');
+        } catch (err) {
+          throw new ConfigError('--ca', `cannot read ${caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         }
       }
 
@@ -102,7 +116,7 @@ export function register(program: Command): void {
           profile,
           target: spec,
           signal: ac.signal,
-          ...(token ? { targetOptions: { token } } : {}),
+          targetOptions: { ...(token ? { token } : {}), ...(tlsCa !== undefined ? { tlsCa } : {}) },
           ...(progress ? { progress } : {}),
           log: (l) => process.stderr.write(`${l}\n`),
         });

@@ -8,12 +8,15 @@ export function register(program: Command): void {
     .command('replica')
     .description('run one replica of a cluster (see docs/replica.md for the config file)')
     .requiredOption('--config <file>', 'replica config (JSON or YAML); unknown keys and bad values exit 2 naming the field')
-    .option('--check', 'validate the config file and exit')
+    .option('--check', 'validate the config file and the files it names (secret, tokens, TLS), then exit')
     .action(async (opts: { config: string; check?: boolean }) => {
       const { loadReplicaConfig } = await import('../../runtime/replica/config.js');
       const cfg = await loadReplicaConfig(opts.config);
       if (opts.check) {
-        console.log(`${opts.config}: OK (replica ${cfg.id} of ${cfg.members.length}, cluster ${cfg.clusterId})`);
+        const { readReplicaFiles } = await import('../../runtime/replica/replica-files.js');
+        const files = readReplicaFiles(cfg);
+        const tls = files.tls ? `, peer TLS as ${files.tls.commonName} until ${files.tls.validTo}${files.tls.clientPort ? ', client port TLS' : ''}` : '';
+        console.log(`${opts.config}: OK (replica ${cfg.id} of ${cfg.members.length}, cluster ${cfg.clusterId}${tls})`);
         return;
       }
       const { default: pino } = await import('pino');

@@ -73,6 +73,11 @@ export interface KvClientOptions {
    * apply twice). For one-shot tools that cannot afford the extra round trip. Default true.
    */
   readonly sessions?: boolean;
+  /**
+   * The replicas serve their client port over TLS (config tls.clientPort): verify each replica's
+   * certificate against this CA (PEM) and the host dialled (endpoints and redirect addresses).
+   */
+  readonly tls?: { readonly ca: string | Buffer };
 }
 
 interface Target {
@@ -344,6 +349,7 @@ export class KvClient {
       connectTimeoutMs: Math.max(50, Math.min(this.opts.connectTimeoutMs ?? 2000, deadline - Date.now())),
       requestTimeoutMs: this.timeoutMs(),
       silenceTimeoutMs: this.opts.silenceTimeoutMs ?? Math.max(1000, Math.round(this.timeoutMs() / 3)),
+      ...(this.opts.tls ? { tls: { ca: this.opts.tls.ca } } : {}),
       onClose: () => {
         if (this.channels.get(t.key) === p) this.channels.delete(t.key);
       },

@@ -146,7 +146,8 @@ export class ClientChannel<Req, Res> {
         const err = decoder.push(chunk, onHandshakeFrame);
         if (err) fail(new ClientChannelError('refused', `bad framing from server (${err.code})`, 'malformed'));
       };
-      const onHandshakeClose = () => fail(new ClientChannelError('connect', `connection to ${opts.host}:${opts.port} closed before the welcome`));
+      // A TLS port closes a plaintext hello without a word: say so, it is the likely cause.
+      const onHandshakeClose = () => fail(new ClientChannelError('connect', `connection to ${opts.host}:${opts.port} closed before the welcome${opts.tls ? '' : ' (if that port uses TLS, give its CA)'}`));
       sock.on('data', onHandshakeData);
       sock.on('error', (e) => fail(new ClientChannelError(opts.tls && /certificate|SSL|TLS/i.test(e.message) ? 'refused' : 'connect', `cannot connect to ${opts.host}:${opts.port}: ${e.message}`, opts.tls && /certificate|SSL|TLS/i.test(e.message) ? 'tls-failed' : undefined)));
       sock.on('close', onHandshakeClose);

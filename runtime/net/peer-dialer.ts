@@ -72,7 +72,8 @@ export class OutboundLink<M extends Envelope> {
   }
 
   private setState(s: PeerLinkState): void {
-    if (this.state === s) return;
+    // 'closed' is final: events of a connection still in flight at close() must not reopen it.
+    if (this.state === s || this.state === 'closed') return;
     this.state = s;
     this.ctx.linkState(this.peer, s);
   }
@@ -110,7 +111,7 @@ export class OutboundLink<M extends Envelope> {
     sock.setNoDelay(true);
     this.timer = setTimeout(() => this.fail('timeout', `no handshake within ${this.ctx.limits.handshakeTimeoutMs} ms`), this.ctx.limits.handshakeTimeoutMs);
     sock.once(t ? 'secureConnect' : 'connect', () => {
-      if (sock !== this.socket) return;
+      if (sock !== this.socket || this.state === 'closed') return;
       if (t) {
         const cn = (sock as tls.TLSSocket).getPeerCertificate().subject?.CN;
         if (cn !== certCommonNameFor(this.peer)) {
@@ -134,7 +135,7 @@ export class OutboundLink<M extends Envelope> {
       this.phase = Phase.HelloSent;
     });
     sock.on('data', (chunk: Buffer) => {
-      if (sock !== this.socket) return;
+      if (sock !== this.socket || this.state === 'closed') return;
       this.lastRecvAt = Date.now();
       const err = this.decoder.push(chunk, this.onFrame);
       if (err) {
@@ -319,8 +320,14 @@ export class OutboundLink<M extends Envelope> {
     const sock = this.socket;
     this.setState('closed');
     if (!sock) return Promise.resolve();
-    this.queue?.flush();
     return new Promise((resolve) => {
+      if (this.phase !== Phase.Open) {
+        // Still dialling or authenticating: nothing queued to deliver.
+        sock.once('close', () => resolve());
+        sock.destroy();
+        return;
+      }
+      this.queue?.flush();
       const t = setTimeout(() => sock.destroy(), 1_000);
       sock.once('close', () => {
         clearTimeout(t);

@@ -146,6 +146,22 @@ const runtimeSchema = z.strictObject({
   codec: z.enum(['msgpack', 'clone']).default('msgpack'),
 });
 
+/**
+ * Mutual TLS around every peer connection (docs/replica.md, "TLS"). The HMAC handshake over
+ * `secretFile` still runs inside it: a peer needs a certificate from `ca` naming its id and the
+ * cluster secret.
+ */
+const tlsSchema = z.strictObject({
+  /** This replica's PEM certificate: CN `replica-<id>`, signed by `ca`. */
+  cert: z.string().min(1),
+  /** Its PEM private key (unencrypted), a 0600 file. */
+  key: z.string().min(1),
+  /** PEM CA certificate(s); peers' certificates must chain to one of them. */
+  ca: z.string().min(1),
+  /** Serve the client port over TLS too, with the same certificate (clients verify it against `ca`). */
+  clientPort: z.boolean().default(false),
+});
+
 const controlSchema = z.strictObject({
   /** The control API (status, topology, plans). Loopback unless deliberately widened. */
   listen: address(true).default({ host: '127.0.0.1', port: 0 }),
@@ -161,6 +177,8 @@ export const replicaConfigSchema = z
     secretFile: z.string().min(1),
     /** Accepted client tokens, one per line (several allow rotation), a 0600 file. */
     clientTokenFile: z.string().min(1),
+    /** Optional mutual TLS between replicas (and optionally on the client port). */
+    tls: tlsSchema.optional(),
     /** Every replica of the bootstrap configuration, this one included. */
     members: z.array(memberSchema).min(1).max(64),
     /**
@@ -220,6 +238,7 @@ export const replicaConfigSchema = z
 export type ReplicaConfigInput = z.input<typeof replicaConfigSchema>;
 export type ReplicaConfig = z.output<typeof replicaConfigSchema>;
 export type MultiRaftConfig = z.output<typeof multiraftSchema>;
+export type TlsConfig = z.output<typeof tlsSchema>;
 
 /** The multi-Raft settings in force, or null for single Raft. */
 export function multiraftConfig(c: ReplicaConfig): MultiRaftConfig | null {
@@ -244,6 +263,7 @@ export function parseReplicaConfig(raw: unknown, file?: string, baseDir = proces
     dataDir: abs(c.dataDir),
     secretFile: abs(c.secretFile),
     clientTokenFile: abs(c.clientTokenFile),
+    ...(c.tls ? { tls: { ...c.tls, cert: abs(c.tls.cert), key: abs(c.tls.key), ca: abs(c.tls.ca) } } : {}),
     control: { ...c.control, tokenFile: abs(c.control.tokenFile) },
   };
 }

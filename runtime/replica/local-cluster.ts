@@ -6,6 +6,7 @@
 //   DIR/secret                  cluster secret (peer HMAC)
 //   DIR/client.token            client token
 //   DIR/control.token           control API bearer token
+//   DIR/tls/                    with --tls: the cluster CA and a certificate per replica (cluster-certs.ts)
 //   DIR/replica-N/config.json   the replica's config (verdant replica --config)
 //   DIR/replica-N/data/         its store
 //   DIR/replica-N/replica.log   its log (stderr)
@@ -18,6 +19,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSecretFile } from '../net/secret-file.js';
+import { generateClusterCerts, requireOpenssl } from './cluster-certs.js';
 import type { ReplicaConfigInput } from './config.js';
 
 export interface ReplicaEntry {
@@ -38,6 +40,8 @@ export interface ClusterManifest {
   readonly secretFile: string;
   readonly clientTokenFile: string;
   readonly controlTokenFile: string;
+  /** Present when the replicas use TLS (peers, and the client port: clients verify against `ca`). */
+  readonly tls?: { readonly ca: string };
   readonly replicas: readonly ReplicaEntry[];
 }
 
@@ -46,6 +50,8 @@ export interface InitOptions {
   readonly host?: string;
   /** Merged into every replica's config (e.g. { raft: { tickMs: 50 } }). */
   readonly overrides?: Partial<ReplicaConfigInput>;
+  /** A new cluster uses mutual TLS between replicas and TLS on the client port (needs openssl). */
+  readonly tls?: boolean;
 }
 
 const CLI = fileURLToPath(new URL('../../cli/verdant.js', import.meta.url));
@@ -90,11 +96,14 @@ export async function initCluster(dir: string, o: InitOptions = {}): Promise<{ m
     if (o.replicas !== undefined && o.replicas !== m.replicas.length) {
       throw new Error(`${root} holds a cluster of ${m.replicas.length} replicas, not ${o.replicas}; use another --dir or remove it`);
     }
+    if (o.tls && !m.tls) throw new Error(`${root} holds a cluster without TLS; --tls applies to a new cluster (use another --dir)`);
     return { manifest: m, created: false };
   }
   const n = o.replicas ?? 3;
   if (!Number.isInteger(n) || n < 1 || n > 9) throw new Error(`--replicas must be 1..9, got ${n}`);
   const host = o.host ?? '127.0.0.1';
+  // Before anything is written: a missing openssl must not leave a half-made cluster behind.
+  if (o.tls) requireOpenssl();
   fs.mkdirSync(root, { recursive: true, mode: 0o700 });
   const secretFile = path.join(root, 'secret');
   const clientTokenFile = path.join(root, 'client.token');
@@ -119,6 +128,7 @@ export async function initCluster(dir: string, o: InitOptions = {}): Promise<{ m
     members.push({ id, peer: `${host}:${await take()}`, client: `${host}:${await take()}` });
     controls.push(`127.0.0.1:${await take()}`);
   }
+  const certs = o.tls ? generateClusterCerts(path.join(root, 'tls'), clusterId, members.map((m) => m.id), host) : null;
   const replicas: ReplicaEntry[] = [];
   for (const m of members) {
     const rdir = path.join(root, `replica-${m.id}`);
@@ -132,6 +142,7 @@ export async function initCluster(dir: string, o: InitOptions = {}): Promise<{ m
       clientTokenFile: '../client.token',
       members,
       control: { listen: controls[m.id - 1]!, tokenFile: '../control.token' },
+      ...(certs ? { tls: { cert: path.relative(rdir, certs.replicas.get(m.id)!.cert), key: path.relative(rdir, certs.replicas.get(m.id)!.key), ca: path.relative(rdir, certs.ca), clientPort: true } } : {}),
     } as ReplicaConfigInput;
     const configFile = path.join(rdir, 'config.json');
     fs.writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
@@ -146,7 +157,7 @@ export async function initCluster(dir: string, o: InitOptions = {}): Promise<{ m
       control: `http://${controls[m.id - 1]!}`,
     });
   }
-  const manifest: ClusterManifest = { format: 1, clusterId, dir: root, secretFile, clientTokenFile, controlTokenFile, replicas };
+  const manifest: ClusterManifest = { format: 1, clusterId, dir: root, secretFile, clientTokenFile, controlTokenFile, ...(certs ? { tls: { ca: certs.ca } } : {}), replicas };
   fs.writeFileSync(manifestPath(root), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
   return { manifest, created: true };
 }

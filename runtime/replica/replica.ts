@@ -12,16 +12,16 @@
 // any instance (each carries the merge state of all of them).
 import { randomInt } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { ActorRuntime, actorKind, mountControlApi, readTokenFile } from '../actors/index.js';
+import { ActorRuntime, actorKind, mountControlApi } from '../actors/index.js';
 import type { ActorRuntime as Runtime } from '../actors/index.js';
-import { ClientPortServer, DEFAULT_LIMITS, PeerTransport, readSecretFile, type NetLogger, type TransportLimits } from '../net/index.js';
+import { ClientPortServer, DEFAULT_LIMITS, PeerTransport, type NetLogger, type TransportLimits } from '../net/index.js';
 import type { GroupDurableState, Membership, NodeId } from '../protocols/api.js';
 import { restartPoint } from '../protocols/multiraft/coordinator.js';
 import { encodeState } from '../protocols/multiraft/snapshot-format.js';
 import { LogStore, type LogStoreOptions } from '../storage/index.js';
 import { requestCodec, responseCodec, type ClientRequest, type ClientResponse } from '../client/protocol.js';
 import { createClientActor, type ClientActorHandle } from './client-actor.js';
-import { formatHostPort, multiraftConfig, multiraftCoreOptions, readTokens, type ReplicaConfig } from './config.js';
+import { formatHostPort, multiraftConfig, multiraftCoreOptions, type ReplicaConfig } from './config.js';
 import { createInstanceManager, type InstanceManagerHandle } from './instance-manager.js';
 import type { KvActorArgs } from './kv-actor.js';
 import { ActorIds, type KvStatus, type RaftStatus } from './messages.js';
@@ -30,6 +30,7 @@ import { peerEnvelopeCodec, type PeerEnvelope } from './peer-envelope.js';
 import type { RaftActorArgs, RaftBoot } from './raft-actor.js';
 import type { MrSequencerArgs, MrSequencerBoot, MrSetInstancesReply, MultiRaftStatus } from './multiraft-sequencer.js';
 import type { SequencerArgs } from './sequencer-actor.js';
+import { readReplicaFiles } from './replica-files.js';
 import { createWalActor } from './wal-actor.js';
 
 export interface ReplicaLogger extends NetLogger {
@@ -52,6 +53,8 @@ export interface ReplicaStatus {
   readonly multiraft?: MultiRaftStatus;
   readonly kv: KvStatus;
   readonly addresses: { readonly peer: string; readonly client: string; readonly control: string };
+  /** Mutual TLS on the peer port (certificate CN, expiry) and whether the client port uses it. */
+  readonly tls: { readonly peer: boolean; readonly clientPort: boolean; readonly commonName?: string; readonly validTo?: string };
   readonly client: ClientActorHandle['stats'];
   readonly peer: PeerActorHandle['stats'];
   readonly storage: ReturnType<LogStore['stats']>;
@@ -86,9 +89,7 @@ function peerLimits(cfg: ReplicaConfig): Partial<TransportLimits> {
 
 export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Promise<Replica> {
   const t0 = Date.now();
-  const secret = readSecretFile(cfg.secretFile, 'secretFile');
-  const tokens = readTokens(cfg.clientTokenFile, 'clientTokenFile');
-  const controlToken = readTokenFile(cfg.control.tokenFile);
+  const { secret, clientTokens: tokens, controlToken, tls } = readReplicaFiles(cfg);
   const self = cfg.members.find((m) => m.id === cfg.id)!;
   const membership: Membership = { voters: cfg.members.map((m) => m.id), learners: [] };
 
@@ -219,6 +220,7 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
     // what can be queued for a peer; the hard bound is two windows (docs/net.md, "Backpressure"),
     // so a well-behaved leader never drops.
     limits: peerLimits(cfg),
+    ...(tls ? { tls: { key: tls.key, cert: tls.cert, ca: tls.ca } } : {}),
     log,
   });
   peer.handle.attach(transport);
@@ -230,6 +232,7 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
     listen: cfg.listen.client ?? self.client,
     onRequest: (session, id, req) => client.handle.onRequest(session, id, req),
     limits: { maxInFlight: cfg.client.maxInFlight },
+    ...(tls?.clientPort ? { tls: { key: tls.key, cert: tls.cert } } : {}),
     log,
   });
 
@@ -258,6 +261,7 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
       ...(multiraft ? { multiraft } : {}),
       kv,
       addresses: addrs,
+      tls: tls ? { peer: true, clientPort: tls.clientPort, commonName: tls.commonName, validTo: tls.validTo } : { peer: false, clientPort: false },
       client: client.handle.stats,
       peer: peer.handle.stats,
       storage: store.stats(),
@@ -367,6 +371,6 @@ export async function startReplica(cfg: ReplicaConfig, log: ReplicaLogger): Prom
     return stopping;
   }
 
-  log.info({ component: 'replica', id: cfg.id, ...addrs, startupMs: Date.now() - t0 }, 'replica started');
+  log.info({ component: 'replica', id: cfg.id, ...addrs, peerTls: tls !== null, clientTls: tls?.clientPort ?? false, startupMs: Date.now() - t0 }, 'replica started');
   return { id: cfg.id, runtime: rt, store, addresses: addrs, status, stop: () => stop(null), stopped };
 }

@@ -44,6 +44,16 @@ test('cluster up --detach, kv commands and exit codes, status, cluster down', { 
         ['hello', 'w2'],
       ],
     );
+    // Paging: the hint names the last key, and --after continues after it (START is inclusive).
+    const page1 = verdant(['kv', 'scan', '--dir', dir, '--limit', '1']);
+    assert.equal(page1.out, 'fresh\tx\n');
+    assert.match(page1.err, /more keys follow; to continue, repeat the command with --after=fresh\)/);
+    const page2 = verdant(['kv', 'scan', '--dir', dir, '--limit', '1', '--after=fresh']);
+    assert.equal(page2.code, 0, page2.err);
+    assert.equal(page2.out, 'hello\tw2\n');
+    assert.doesNotMatch(page2.err, /more keys/, 'the last page says nothing more');
+    assert.equal(verdant(['kv', 'scan', 'f', '--dir', dir, '--keys-only', '--after', 'fresh']).out, 'hello\n', '--after raises START');
+    assert.equal(verdant(['kv', 'scan', 'hello', '--dir', dir, '--keys-only', '--after', 'fresh']).out, 'hello\n', 'a START above --after stays');
     assert.equal(verdant(['kv', 'del', 'fresh', '--dir', dir]).code, 0);
     assert.equal(verdant(['kv', 'del', 'fresh', '--dir', dir]).code, 3);
     const m = JSON.parse(fs.readFileSync(path.join(dir, 'cluster.json'), 'utf8')) as { replicas: { client: string }[]; clientTokenFile: string };
@@ -151,8 +161,19 @@ test('replica --config: an unknown key or a bad value exits 2 naming the field p
     const missing = verdant(['replica', '--config', path.join(dir, 'nope.json')]);
     assert.equal(missing.code, 2);
     fs.writeFileSync(path.join(dir, 'ok.json'), JSON.stringify(good));
+    // --check also reads the files the config names.
+    const noSecret = verdant(['replica', '--config', path.join(dir, 'ok.json'), '--check']);
+    assert.equal(noSecret.code, 2);
+    assert.match(noSecret.err, /secretFile: cannot read secret file .*secret: ENOENT/);
+    fs.writeFileSync(path.join(dir, 'secret'), 'a'.repeat(64), { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'token'), 'b'.repeat(32), { mode: 0o644 });
+    const openToken = verdant(['replica', '--config', path.join(dir, 'ok.json'), '--check']);
+    assert.equal(openToken.code, 2);
+    assert.match(openToken.err, /clientTokenFile: token file .* is accessible by group or others/);
+    fs.chmodSync(path.join(dir, 'token'), 0o600);
     const check = verdant(['replica', '--config', path.join(dir, 'ok.json'), '--check']);
     assert.equal(check.code, 0, check.err);
+    assert.match(check.out, /OK \(replica 1 of 1, cluster c1\)/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

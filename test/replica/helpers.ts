@@ -30,6 +30,8 @@ export interface ClusterOptions {
   readonly replicas?: number;
   readonly proxy?: boolean;
   readonly overrides?: Partial<ReplicaConfigInput>;
+  /** Mutual TLS between replicas and TLS on the client port (certificates from openssl). */
+  readonly tls?: boolean;
 }
 
 export class TestCluster {
@@ -45,7 +47,7 @@ export class TestCluster {
   static async start(o: ClusterOptions = {}): Promise<TestCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'verdant-replica-test-'));
     const overrides = { ...(o.overrides ?? {}), raft: { tickMs: TICK_MS, electionTicks: ELECTION_TICKS, ...((o.overrides?.raft as object) ?? {}) } };
-    const { manifest } = await initCluster(path.join(dir, 'c'), { replicas: o.replicas ?? 3, overrides });
+    const { manifest } = await initCluster(path.join(dir, 'c'), { replicas: o.replicas ?? 3, overrides, ...(o.tls ? { tls: true } : {}) });
     let proxy: FaultProxy | null = null;
     if (o.proxy) {
       const routes = [];
@@ -109,8 +111,13 @@ export class TestCluster {
     return clusterStatus(this.manifest, 2000);
   }
 
+  /** The client-side TLS options when the cluster's client port uses TLS. */
+  get clientTls(): { tls: { ca: Buffer } } | Record<string, never> {
+    return this.manifest.tls ? { tls: { ca: fs.readFileSync(this.manifest.tls.ca) } } : {};
+  }
+
   async client(o: { endpoints?: string[]; timeoutMs?: number } = {}): Promise<KvClient> {
-    return KvClient.connect({ endpoints: o.endpoints ?? this.endpoints, token: this.token, requestTimeoutMs: o.timeoutMs ?? 5000, connectTimeoutMs: 2000 });
+    return KvClient.connect({ endpoints: o.endpoints ?? this.endpoints, token: this.token, requestTimeoutMs: o.timeoutMs ?? 5000, connectTimeoutMs: 2000, ...this.clientTls });
   }
 
   logs(): string {
@@ -366,7 +373,7 @@ export async function finalChecks(c: TestCluster, w: Workload, hotKeys = 4): Pro
   const keys = [...Array.from({ length: hotKeys }, (_, i) => `h${i}`), ...sample];
   let reference: (string | null)[] | null = null;
   for (const r of c.manifest.replicas) {
-    const one = await KvClient.connect({ endpoints: [r.client], token: c.token, requestTimeoutMs: 5000 });
+    const one = await KvClient.connect({ endpoints: [r.client], token: c.token, requestTimeoutMs: 5000, ...c.clientTls });
     try {
       const vals: (string | null)[] = [];
       for (const k of keys) {

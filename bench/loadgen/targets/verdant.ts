@@ -24,10 +24,11 @@ export class VerdantTarget implements LoadTarget {
     const token = this.opts.token ?? process.env.VERDANT_TOKEN;
     if (!token) throw new TargetUnreachableError(`${this.spec.url}: verdant needs a client token (--token-file FILE or $VERDANT_TOKEN)`);
     const endpoints = this.spec.endpoints.map(endpointAddress);
+    const tls = this.opts.tlsCa !== undefined ? { tls: { ca: this.opts.tlsCa } } : {};
     // Every endpoint must answer (as the etcd driver checks each member).
     for (const e of endpoints) {
       try {
-        const probe = await KvClient.connect({ endpoints: [e], token, requestTimeoutMs: this.opts.connectTimeoutMs, connectTimeoutMs: this.opts.connectTimeoutMs });
+        const probe = await KvClient.connect({ endpoints: [e], token, requestTimeoutMs: this.opts.connectTimeoutMs, connectTimeoutMs: this.opts.connectTimeoutMs, ...tls });
         await probe.close();
       } catch (err) {
         throw new TargetUnreachableError(`verdant unreachable: ${e}: ${err instanceof Error ? err.message : String(err)}`);
@@ -35,7 +36,7 @@ export class VerdantTarget implements LoadTarget {
     }
     for (let i = 0; i < Math.max(1, this.opts.connectionsPerEndpoint); i++) {
       this.clients.push(
-        await KvClient.connect({ endpoints, token, requestTimeoutMs: this.opts.timeoutMs, connectTimeoutMs: this.opts.connectTimeoutMs, maxSessions: 1024 }),
+        await KvClient.connect({ endpoints, token, requestTimeoutMs: this.opts.timeoutMs, connectTimeoutMs: this.opts.connectTimeoutMs, maxSessions: 1024, ...tls }),
       );
     }
   }
